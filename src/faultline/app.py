@@ -1,0 +1,77 @@
+"""Builds the FastAPI application: shared conventions first, then every domain's router."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse
+
+from faultline import __version__, migrate
+from faultline.accounts.router import router as accounts_router
+from faultline.config import Settings, load_settings
+from faultline.db import Database
+from faultline.http.errors import install_error_handlers
+from faultline.http.health import router as health_router
+from faultline.http.responses import ORJSONResponse
+
+log = logging.getLogger(__name__)
+
+API_DESCRIPTION = """
+Faultline implements PostHog's Error Tracking REST API. Authenticate with a personal API key:
+`Authorization: Bearer phx_…`. Every project-scoped route is served under
+`/api/environments/{project_id}/…` (documented here) and `/api/projects/{project_id}/…`; every path works with
+and without its trailing slash. Lists use limit/offset pagination (`count`, `next`, `previous`, `results`);
+errors are `{"type", "code", "detail", "attr"}`.
+"""
+
+
+def create_app(settings: Settings | None = None, *, db: Database | None = None, auto_migrate: bool = True) -> FastAPI:
+    settings = settings or load_settings()
+    database = db or Database(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if auto_migrate:
+            migrate.upgrade(database.engine)
+        yield
+        if db is None:
+            database.dispose()
+
+    app = FastAPI(
+        title="Faultline",
+        version=__version__,
+        description=API_DESCRIPTION,
+        openapi_url="/api/schema/",
+        docs_url=None,
+        redoc_url=None,
+        default_response_class=ORJSONResponse,
+        lifespan=lifespan,
+    )
+    app.router.redirect_slashes = False
+    app.state.settings = settings
+    app.state.db = database
+    app.state.health_probes = {}
+    install_error_handlers(app)
+
+    app.include_router(health_router)
+    app.include_router(accounts_router)
+
+    @app.get("/api/schema", include_in_schema=False)
+    def schema_no_slash() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/api/schema/swagger-ui/", include_in_schema=False)
+    @app.get("/api/schema/swagger-ui", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/api/schema/", title="Faultline API")
+
+    @app.get("/", include_in_schema=False)
+    def index(request: Request) -> dict[str, str]:
+        return {"name": "faultline", "version": __version__, "api_docs": "/api/schema/swagger-ui/"}
+
+    return app

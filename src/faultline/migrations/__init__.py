@@ -1,0 +1,1 @@
+"""Alembic migrations (run unchanged on SQLite and PostgreSQL)."""

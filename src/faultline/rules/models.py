@@ -1,0 +1,51 @@
+"""Suppression, grouping and assignment rules: ordered property-filter groups evaluated by the digest worker.
+
+`disabled_data` non-null means the rule is disabled (the worker writes it when evaluating the rule fails);
+`order_key` ascending is evaluation order and deliberately not unique (PostHog does not enforce it either).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from faultline.db import Base, JSONType, UTCDateTime, utcnow
+from faultline.ids import uuid7
+
+MATCH_ALL_FILTERS: dict[str, Any] = {"type": "AND", "values": []}
+
+
+class _RuleColumns:
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid7)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    filters: Mapped[dict[str, Any]] = mapped_column(JSONType, default=lambda: dict(MATCH_ALL_FILTERS))
+    order_key: Mapped[int] = mapped_column(sa.Integer, default=0)
+    disabled_data: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class SuppressionRule(_RuleColumns, Base):
+    __tablename__ = "suppression_rules"
+
+    # Fraction of matching events dropped (deterministic per event uuid).
+    sampling_rate: Mapped[float] = mapped_column(sa.Float, default=1.0)
+
+
+class GroupingRule(_RuleColumns, Base):
+    __tablename__ = "grouping_rules"
+
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    role_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("roles.id", ondelete="SET NULL"), nullable=True)
+    description: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+
+
+class AssignmentRule(_RuleColumns, Base):
+    __tablename__ = "assignment_rules"
+
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=True)
+    role_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("roles.id", ondelete="CASCADE"), nullable=True)
