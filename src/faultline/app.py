@@ -18,6 +18,11 @@ from faultline.db import Database
 from faultline.http.errors import install_error_handlers
 from faultline.http.health import router as health_router
 from faultline.http.responses import ORJSONResponse
+from faultline.http.routing import include_project_router
+from faultline.issues.fingerprints_router import router as fingerprints_router
+from faultline.issues.router import router as issues_router
+from faultline.releases.router import router as releases_router
+from faultline.symbols.frames_router import router as stack_frames_router
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +65,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
 
     app.include_router(health_router)
     app.include_router(accounts_router)
+    include_project_router(app, issues_router)
+    include_project_router(app, fingerprints_router)
+    include_project_router(app, stack_frames_router)
+    include_project_router(app, releases_router)
 
     @app.get("/api/schema", include_in_schema=False)
     def schema_no_slash() -> JSONResponse:
