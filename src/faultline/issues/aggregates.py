@@ -144,11 +144,18 @@ def recompute(session: Session, issue_ids: Iterable[uuid.UUID]) -> None:
             "last_seen": _as_utc(last_event) if last_event is not None else None,
         }
         if count:
-            values.update(_latest_search_columns(session, issue_id))
+            values.update(_missing_search_columns(session, issue_id))
         session.execute(sa.update(Issue).where(Issue.id == issue_id).values(**values))
 
 
-def _latest_search_columns(session: Session, issue_id: uuid.UUID) -> dict[str, str | None]:
+def _missing_search_columns(session: Session, issue_id: uuid.UUID) -> dict[str, str | None]:
+    """Search columns for an issue that has none yet (one created by a split), from its newest event. Existing
+    columns are kept: after a merge they hold every merged issue's types and messages."""
+    current = session.execute(
+        sa.select(Issue.exception_types, Issue.exception_values).where(Issue.id == issue_id)
+    ).one_or_none()
+    if current is None or current.exception_types or current.exception_values:
+        return {}
     properties = session.execute(
         sa.select(Event.properties)
         .where(Event.issue_id == issue_id)
