@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from faultline.http import errors
 from faultline.http.auth import ProjectContext, project_access
 from faultline.http.deps import read_session, write_session
+from faultline.http.errors import FieldError
 from faultline.http.pagination import Page, PageParams, page_params, paginate_query
 from faultline.http.routing import Router
 from faultline.ids import parse_uuid
@@ -24,7 +25,16 @@ BASE = "/error_tracking/releases"
 READ = project_access("error_tracking:read")
 WRITE = project_access("error_tracking:write")
 TEXT_MAX = 2_000
-Scalar = str | int | float
+
+
+def _scalar(value: Any) -> Any:
+    """Strings and numbers are accepted (PostHog str()s them); anything else is a clear 400 on that field."""
+    if value is None or isinstance(value, str | int | float):
+        return value
+    raise FieldError("Not a valid string.")
+
+
+Scalar = Annotated[str | int | float, BeforeValidator(_scalar)]
 
 
 class ReleaseOut(BaseModel):
