@@ -13,6 +13,7 @@ import datetime as dt
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +31,10 @@ from faultline.issues.models import Event, Issue, IssueFingerprint
 from faultline.releases.models import Release
 from faultline.symbols.models import StackFrame
 from tests.conftest import Tenant, make_settings, make_tenant
+from tests.support.databases import ensure_postgres, fresh_postgres_database
 from tests.support.factories import BASE_TIME, Ev, create_issue
 
-EXAMPLES = 30
+EXAMPLES = 40
 FUZZ_SETTINGS = settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -90,10 +92,17 @@ class Fixture:
         }
 
 
-@pytest.fixture(scope="module")
-def fuzz_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fixture]:
-    app = create_app(make_settings(Path(tmp_path_factory.mktemp("fuzz")) / "data"))
-    with TestClient(app):
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def fuzz_fixture(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fixture]:
+    with ExitStack() as stack:
+        env: dict[str, str] = {}
+        if request.param == "postgresql":
+            reason = ensure_postgres()
+            if reason:
+                pytest.skip(f"POSTGRES UNAVAILABLE — {reason}")
+            env["FAULTLINE_DATABASE_URL"] = stack.enter_context(fresh_postgres_database())
+        app = create_app(make_settings(Path(tmp_path_factory.mktemp("fuzz")) / "data", **env))
+        stack.enter_context(TestClient(app))
         tenant = make_tenant(app.state.db, email="fuzz@acme.test")
         make_tenant(app.state.db, email="neighbour@globex.test", name="Globex")
         fixture = Fixture(app, tenant)
@@ -104,6 +113,7 @@ def fuzz_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fixture]:
                 StackFrame(project_id=tenant.project.id, raw_id="ab" * 64, part=0, contents={"f": 1}, resolved=True)
             )
         yield fixture
+        app.state.db.dispose()
 
 
 GROUPS = {

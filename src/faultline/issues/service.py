@@ -29,7 +29,7 @@ from faultline.ids import uuid7
 from faultline.issues import aggregates, lifecycle
 from faultline.issues.models import Event, Issue, IssueAssignment, IssueFingerprint, IssueStatus
 from faultline.issues.queries import assignee_json
-from faultline.issues.sanitize import clean_optional
+from faultline.issues.sanitize import clean_optional, is_storable
 from faultline.pipeline.seams import Assignee
 
 UNTITLED = "Untitled issue"
@@ -405,7 +405,9 @@ def split_issue(
     issue = get_issue(session, project_id, issue_id, lock=True)
     by_fingerprint: dict[str, SplitRequest] = {}
     for request in requests:
-        by_fingerprint.setdefault(request.fingerprint, request)
+        # A value no stored fingerprint can equal (NUL, lone surrogates) is simply not owned by the issue.
+        if is_storable(request.fingerprint):
+            by_fingerprint.setdefault(request.fingerprint, request)
     if not by_fingerprint:
         return []
     owned = list(
