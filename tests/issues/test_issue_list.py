@@ -204,3 +204,32 @@ def test_lenient_pagination_params(api: Api, make) -> None:
     for path in ("issues/", "fingerprints/", "releases/", "stack_frames/", f"issues/{built.id}/events/"):
         response = api.get(path, params={"offset": "9" * 30, "limit": "9" * 30})
         assert response.status_code == 200 and response.json()["results"] == [], path
+
+
+def test_search_paths_agree_with_sql_ordering(api: Api, make, monkeypatch) -> None:
+    """Few matches are counted and sorted from one probe pass in Python; many go through SQL. Same answers."""
+    from faultline.issues import queries
+
+    for n in range(7):
+        events = [Ev(minutes(n * 7 % 5), f"u{k}") for k in range(n % 3)]
+        make(name=f"Match {n}", description="needle here", events=events, created_at=minutes(n))
+    make(name="Other", description="hay")
+    variants = [
+        {},
+        {"order_by": "first_seen", "order_direction": "ASC"},
+        {"order_by": "occurrences"},
+        {"order_by": "users", "order_direction": "ASC"},
+        {"order_by": "last_seen", "order_direction": "ASC", "status": "active"},
+        {"limit": 3, "offset": 2},
+        {"limit": 3, "offset": 6},
+        {"offset": 50},
+    ]
+    answers = {}
+    for probe in (1, queries.SEARCH_PROBE):
+        monkeypatch.setattr(queries, "SEARCH_PROBE", probe)
+        answers[probe] = [
+            (body["count"], [item["id"] for item in body["results"]])
+            for body in (api.get("issues/", params={"search": "NEEDLE", **v}).json() for v in variants)
+        ]
+    assert answers[1] == answers[queries.SEARCH_PROBE]
+    assert answers[1][0][0] == 7 and len(answers[1][0][1]) == 7 and answers[1][5] == (7, answers[1][0][1][2:5])

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from faultline.app import create_app
-from faultline.db import Database
+from faultline.db import Database, utcnow
 from faultline.issues import aggregates
 from faultline.issues.models import IssueFingerprint
 from tests.conftest import Tenant, make_settings, make_tenant
@@ -84,6 +84,27 @@ def test_list_merge_split_on_postgres(pg: tuple[Api, Database, Tenant]) -> None:
     assert api.patch(f"issues/{target.id}/assign/", json={"assignee": {"type": "user", "id": 2**40}}).status_code == 400
     assert api.post("issues/bulk/", json={"action": "set_status", "status": "resolved", "ids": [new_id]}).is_success
     assert [i["name"] for i in api.get("issues/", params={"status": "resolved"}).json()["results"]] == ["Back"]
+
+
+def test_volume_series_on_postgres(pg: tuple[Api, Database, Tenant]) -> None:
+    api, db, tenant = pg
+    now = utcnow()
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    events = [
+        Ev(now),
+        Ev(hour - dt.timedelta(minutes=30)),
+        Ev(hour - dt.timedelta(hours=23)),
+        Ev(hour.replace(hour=0) - dt.timedelta(days=13)),
+    ]
+    with db.write() as session:
+        built = create_issue(session, tenant.project.id, events=events)
+    aggregates_out = api.get(f"issues/{built.id}/").json()["aggregates"]
+    hourly, daily = aggregates_out["volume_24h"], aggregates_out["volume_14d"]
+    assert (hourly[-1], hourly[-2], hourly[0], sum(hourly)) == (1, 1, 1, 3)
+    assert daily[0] == 1 and sum(daily) == 4
+    # Searching exercises the one-pass probe on PostgreSQL too.
+    found = api.get("issues/", params={"search": "cannot READ", "order_direction": "ASC"}).json()
+    assert found["count"] == 1 and found["results"][0]["id"] == str(built.id)
 
 
 def test_releases_and_frames_on_postgres(pg: tuple[Api, Database, Tenant]) -> None:
