@@ -84,3 +84,23 @@ def test_split_issue_gets_search_columns_from_its_events(db: Database, seed: Ten
             sa.select(Issue.exception_types, Issue.exception_values, Issue.name).where(Issue.id == new_id)
         ).one()
     assert tuple(row) == ("KeyError", "'missing'", "Untitled issue")
+
+
+def test_service_rejects_what_the_api_schema_would(db: Database, seed: Tenant) -> None:
+    """The UI calls the service directly, without the API's request models."""
+    import pytest
+
+    from faultline.issues import service
+
+    with db.write() as session:
+        built = create_issue(session, seed.project.id)
+        with pytest.raises(service.InvalidStatus):
+            service.update_issue(session, seed.project.id, built.id, {"status": "archived"}, None)
+        with pytest.raises(service.InvalidSeverity):
+            service.update_issue(session, seed.project.id, built.id, {"severity": "urgent"}, None)
+        with pytest.raises(service.InvalidStatus):
+            service.bulk_set_status(session, seed.project.id, [built.id], None, None)
+        with pytest.raises(service.IssueNotFound):
+            service.update_issue(session, seed.project.id + 1, built.id, {"status": "resolved"}, None)
+        changed = service.update_issue(session, seed.project.id, built.id, {"status": "resolved"}, None)
+        assert changed.status == "resolved"

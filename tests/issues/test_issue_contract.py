@@ -434,6 +434,8 @@ def test_bulk_assign_and_merge(api: Api, make, db: Database, seed: Tenant) -> No
         "success": True
     }
     assert {api.get(f"issues/{i}/").json()["assignee"]["id"] for i in ids} == {seed.user.id}
+    assert [n.event for n in outbox(db)] == ["$error_tracking_issue_assigned"] * 2
+    assert {e.item_id for e in activities(db) if e.activity == "assigned"} == set(ids)
     assert error(
         api.post("issues/bulk/", json={"action": "assign", "ids": ids, "assignee": {"type": "user", "id": "x"}})
     )[3] == ("assignee__id")
@@ -442,6 +444,8 @@ def test_bulk_assign_and_merge(api: Api, make, db: Database, seed: Tenant) -> No
 
     merged = api.post("issues/bulk/", json={"action": "merge", "ids": [str(c.id), str(a.id), str(b.id)]})
     assert merged.json() == {"success": True}
+    assert [n.event for n in outbox(db, c.id)] == ["$error_tracking_issue_merged"]
+    assert sorted(outbox(db, c.id)[0].properties["merged_issue_ids"]) == sorted(ids)
     assert api.get(f"issues/{c.id}/").status_code == 200
     assert api.get(f"issues/{a.id}/").status_code == 404 and api.get(f"issues/{b.id}/").status_code == 404
     assert api.post("issues/bulk/", json={"action": "merge", "ids": [str(c.id)]}).json() == {"success": False}

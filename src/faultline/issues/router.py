@@ -239,6 +239,8 @@ def _update(issue_id: str, body: IssueUpdateIn | None, ctx: ProjectContext, sess
         raise errors.not_found(NOT_FOUND) from None
     except service.InvalidStatus:
         raise errors.validation_error('"status" is not a valid choice.', "status", code="invalid_choice") from None
+    except service.InvalidSeverity:
+        raise errors.validation_error('"severity" is not a valid choice.', "severity", code="invalid_choice") from None
     session.flush()
     return _detail(session, ctx, parsed)
 

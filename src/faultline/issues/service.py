@@ -27,7 +27,7 @@ from faultline.accounts.models import User
 from faultline.db import upsert, utcnow
 from faultline.ids import uuid7
 from faultline.issues import aggregates, lifecycle
-from faultline.issues.models import Event, Issue, IssueAssignment, IssueFingerprint, IssueStatus
+from faultline.issues.models import SEVERITIES, Event, Issue, IssueAssignment, IssueFingerprint, IssueStatus
 from faultline.issues.queries import assignee_json
 from faultline.issues.sanitize import clean_optional, is_storable
 from faultline.pipeline.seams import Assignee
@@ -50,6 +50,11 @@ class IssueNotFound(IssueError):
 class InvalidStatus(IssueError):
     def __init__(self) -> None:
         super().__init__("Invalid status")
+
+
+class InvalidSeverity(IssueError):
+    def __init__(self) -> None:
+        super().__init__("Invalid severity")
 
 
 class AssigneeNotInOrganization(IssueError):
@@ -183,6 +188,8 @@ def update_issue(
     issue = get_issue(session, project_id, issue_id, lock=True)
     if "status" in fields and fields["status"] not in IssueStatus.WRITABLE:
         raise InvalidStatus()
+    if "severity" in fields and fields["severity"] is not None and fields["severity"] not in SEVERITIES:
+        raise InvalidSeverity()
     wanted = {key: fields[key] for key in EDITABLE_FIELDS if key in fields}
     for key in ("name", "description"):
         if key in wanted:
