@@ -34,7 +34,7 @@ from tests.conftest import Tenant, make_settings, make_tenant
 from tests.support.databases import ensure_postgres, fresh_postgres_database
 from tests.support.factories import BASE_TIME, Ev, create_issue
 
-EXAMPLES = 40
+EXAMPLES = 30
 FUZZ_SETTINGS = settings(
     max_examples=EXAMPLES,
     deadline=None,
