@@ -249,16 +249,23 @@ def volume_series(
     hour_start = hour_floor(now) - dt.timedelta(hours=HOURLY_BUCKETS - 1)
     day_start = day_floor(now) - dt.timedelta(days=DAILY_BUCKETS - 1)
     series = {issue_id: ([0] * HOURLY_BUCKETS, [0] * DAILY_BUCKETS) for issue_id in issue_ids}
-    for model, start, seconds, slot in (
-        (IssueVolumeHourly, hour_start, 3600, 0),
-        (IssueVolumeDaily, day_start, 86400, 1),
+    # Ids come back as stored (hex text on SQLite, uuid on PostgreSQL) and are matched without parsing each row.
+    by_hex = {issue_id.hex: issue_id for issue_id in issue_ids}
+    for table, start, seconds, slot in (
+        (IssueVolumeHourly.__table__, hour_start, 3600, 0),
+        (IssueVolumeDaily.__table__, day_start, 86400, 1),
     ):
         rows = session.execute(
-            sa.select(model.issue_id, _slot_expr(dialect, model.bucket, start, seconds), model.count).where(
-                model.issue_id.in_(list(issue_ids)), model.bucket >= start
-            )
+            sa.select(
+                sa.type_coerce(table.c.issue_id, sa.String),
+                _slot_expr(dialect, table.c.bucket, start, seconds),
+                table.c["count"],
+            ).where(table.c.issue_id.in_(list(issue_ids)), table.c.bucket >= start)
         ).all()
-        for issue_id, index, count in rows:
+        for key, index, count in rows:
+            issue_id = by_hex.get(key) if isinstance(key, str) else key
+            if issue_id is None or issue_id not in series:
+                continue
             values = series[issue_id][slot]
             if 0 <= index < len(values):
                 values[index] += int(count)
