@@ -13,6 +13,8 @@ from starlette.responses import HTMLResponse, JSONResponse
 
 from faultline import __version__, migrate
 from faultline.accounts.router import router as accounts_router
+from faultline.autocapture import remote_config
+from faultline.autocapture.router import router as autocapture_router
 from faultline.config import Settings, load_settings
 from faultline.db import Database
 from faultline.http.errors import install_error_handlers
@@ -63,6 +65,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.include_router(health_router)
     app.include_router(accounts_router)
     include_project_router(app, rules_router)
+    include_project_router(app, autocapture_router)
+    remote_config.install(app)
 
     @app.get("/api/schema", include_in_schema=False)
     def schema_no_slash() -> JSONResponse:
