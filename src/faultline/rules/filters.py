@@ -362,7 +362,9 @@ def _element_test(operator: str, value: Any) -> _Test:
         contains = _multi_contains(value if isinstance(value, list) else [value])
         if operator == "icontains_multi":
             return lambda v: v is not None and contains(as_text(v) or "")
-        return lambda v: v is None or not contains(as_text(v) or "")
+        # HogQL writes this one as `multiSearchAny(…) = 0`, and `NULL = 0` is false: NULL never matches here,
+        # unlike single-value not_icontains (`NOT ILIKE`, where NULL counts as "does not contain").
+        return lambda v: v is not None and not contains(as_text(v) or "")
     if operator in ("regex", "not_regex"):
         regex = compile_regex(as_text(value) or "")
         if operator == "regex":
@@ -394,6 +396,9 @@ def _element_test(operator: str, value: Any) -> _Test:
         if target is None:
             raise FilterError(f"{operator} requires a valid semver string (e.g., '1.2.3')", "compile")
         compare_version = _SEMVER_COMPARE[operator]
+        if operator == "semver_neq":
+            # `!=` is the one comparison HogQL makes true when the property is NULL.
+            return lambda v: (k := semver_key(v)) is None or k != target
         return lambda v: (k := semver_key(v)) is not None and compare_version(k, target)
     if operator in ("semver_tilde", "semver_caret", "semver_wildcard"):
         low, high = _semver_bounds(operator, value)
