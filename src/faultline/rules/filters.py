@@ -204,6 +204,8 @@ def as_string_list(value: Any) -> list[str]:
     """An exception array property as ClickHouse's `JSONExtract(…, 'Array(String)')` sees it."""
     if value is None:
         return []
+    if type(value) is list and all(type(item) is str for item in value):
+        return value  # the usual case (the pipeline computed it): no copy
     if isinstance(value, str):
         try:
             value = orjson.loads(value)
@@ -356,8 +358,8 @@ def _element_test(operator: str, value: Any) -> _Test:
         needle = value if isinstance(value, str) else str(value)
         contains = ilike_contains(needle)
         if operator == "icontains":
-            return lambda v: v is not None and contains(as_text(v) or "")
-        return lambda v: v is None or not contains(as_text(v) or "")
+            return lambda v: v is not None and contains(v if type(v) is str else as_text(v) or "")
+        return lambda v: v is None or not contains(v if type(v) is str else as_text(v) or "")
     if operator in ("icontains_multi", "not_icontains_multi"):
         contains = _multi_contains(value if isinstance(value, list) else [value])
         if operator == "icontains_multi":
@@ -367,9 +369,10 @@ def _element_test(operator: str, value: Any) -> _Test:
         return lambda v: v is not None and not contains(as_text(v) or "")
     if operator in ("regex", "not_regex"):
         regex = compile_regex(as_text(value) or "")
+        search = regex.search
         if operator == "regex":
-            return lambda v: v is not None and regex.search(as_text(v) or "") is not None
-        return lambda v: v is None or regex.search(as_text(v) or "") is None
+            return lambda v: v is not None and search(v if type(v) is str else as_text(v) or "") is not None
+        return lambda v: v is None or search(v if type(v) is str else as_text(v) or "") is None
     if operator == "is_set":
         return lambda v: v is not None
     if operator == "is_not_set":
@@ -461,10 +464,16 @@ def _compile_leaf(node: Mapping[str, Any]) -> Predicate:
         return lambda props, issue: combine(t(issue.get(key) if issue else None) for t in tests)
 
     if key in ARRAY_KEYS and operator not in ("is_set", "is_not_set"):
+        value = node.get("value")
+        if operator in ("exact", "in", "is_cleaned_path_exact") and value is not None and value != []:
+            # "some element equals one of the values" is a set intersection.
+            members = frozenset(as_text(v) for v in (value if isinstance(value, list) else [value]))
+            return lambda props, issue: not members.isdisjoint(as_string_list(props.get(key)))
 
         def array_leaf(props: Properties, issue: Mapping[str, Any] | None) -> bool:
             elements = as_string_list(props.get(key))
-            return combine(any(map(t, elements)) for t in tests)
+            # arrayExists over an empty array is false for every test, positive or negative.
+            return bool(elements) and combine(any(map(t, elements)) for t in tests)
 
         return array_leaf
     if key in ARRAY_KEYS:
