@@ -17,6 +17,7 @@ import logging
 import math
 import threading
 import uuid
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -219,3 +220,17 @@ class RulesEngine:
                 self._cache.clear()
             else:
                 self._cache.pop(project_id, None)
+
+
+_engines: weakref.WeakKeyDictionary[Any, RulesEngine] = weakref.WeakKeyDictionary()
+_engines_lock = threading.Lock()
+
+
+def engine_for(db: Any) -> RulesEngine:
+    """The process-wide engine of one database (cache keys are project ids, so engines must not be shared between
+    databases — tests run several in one process)."""
+    with _engines_lock:
+        engine = _engines.get(db)
+        if engine is None:
+            engine = _engines[db] = RulesEngine()
+        return engine
