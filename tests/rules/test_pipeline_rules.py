@@ -168,6 +168,6 @@ def test_erroring_rules_are_disabled_and_the_event_still_processes(
         data = client.get(f"{api(seed)}/{kind}/{rule_id}/", headers=seed.headers).json()["disabled_data"]
         assert data["message"].startswith("Invalid regular expression")
         assert data["props"]["$exception_types"] == ["TypeError"]
-    # Disabled rules are out of the next batches; the config served to SDKs was rebuilt without them.
+    # Disabled rules are out of the next batches: the same exception is processed the same way again.
     second = ingest(db, seed.project, [exception_event("TypeError", "still counted")], rules=engine)[0]
     assert second.status == "stored" and second.issue_id == outcome.issue_id
