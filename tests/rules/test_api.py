@@ -204,6 +204,8 @@ def test_reorder(client: TestClient, seed: Tenant, other_tenant: Tenant, kind: s
         f"orders__{mine[0]}",
     )
     assert client.patch(f"{base(seed)}/{kind}/reorder", headers=seed.headers).status_code == 204
+    for empty in ({}, {"orders": None}, {"orders": {}}):
+        assert client.patch(f"{base(seed)}/{kind}/reorder/", headers=seed.headers, json=empty).status_code == 204
 
 
 # ------------------------------------------------------------------------------------------------- grouping

@@ -51,7 +51,7 @@ def _assignee(value: schemas.AssigneeIn | None) -> tuple[str, int | uuid.UUID] |
 
 def _reorder(session: Session, model: RuleModel, ctx: ProjectContext, body: schemas.ReorderIn | None) -> Response:
     orders: dict[str, int] = {}
-    for key, value in (body.orders if body is not None else {}).items():
+    for key, value in ((body.orders if body is not None else None) or {}).items():
         try:
             orders[key] = drf_int(value)
         except errors.FieldError as exc:
