@@ -71,6 +71,8 @@ def inflate(data: bytes, limit: int) -> bytes:
 
 
 def unzstd(data: bytes, limit: int) -> bytes:
+    """Read through a bounded stream first (a bomb stops at the cap), then check the frame really ended: the
+    stream reader returns a truncated frame's partial output without complaint."""
     out = bytearray()
     try:
         reader = zstandard.ZstdDecompressor().stream_reader(data, read_across_frames=True)
@@ -81,6 +83,10 @@ def unzstd(data: bytes, limit: int) -> bytes:
             out += piece
             if len(out) > limit:
                 raise _too_large(limit)
+        checker = zstandard.ZstdDecompressor().decompressobj()
+        checker.decompress(data)
+        if not checker.eof:
+            raise errors.parse_error("Malformed zstd body: truncated stream")
     except zstandard.ZstdError as exc:
         raise errors.parse_error(f"Malformed zstd body: {exc}") from None
     return bytes(out)
@@ -90,11 +96,12 @@ def unbrotli(data: bytes, limit: int) -> bytes:
     out = bytearray()
     decompressor = brotli.Decompressor()
     try:
-        out += decompressor.process(data, output_buffer_limit=_CHUNK)
-        while len(out) <= limit and not decompressor.is_finished():
-            if decompressor.can_accept_more_data():
-                break  # input exhausted without finishing: truncated
-            out += decompressor.process(b"", output_buffer_limit=_CHUNK)
+        piece = decompressor.process(data, output_buffer_limit=_CHUNK)
+        out += piece
+        # Output beyond the buffer limit is handed out by further calls with empty input.
+        while piece and not decompressor.is_finished() and len(out) <= limit:
+            piece = decompressor.process(b"", output_buffer_limit=_CHUNK)
+            out += piece
     except brotli.error as exc:
         raise errors.parse_error(f"Malformed br body: {exc}") from None
     if len(out) > limit:
