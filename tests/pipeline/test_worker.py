@@ -4,12 +4,16 @@ is stored; a database outage gives the batch back instead of dropping anything."
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from pathlib import Path
 
+import pytest
+import redis
 import sqlalchemy as sa
 
 from faultline.ingest.envelope import queue_payload
 from faultline.ingest.models import IngestCounter, IngestError
+from faultline.ingest.queue.redis import RedisQueue
 from faultline.ingest.queue.sqlite import SQLiteQueue
 from faultline.issues.models import Event
 from faultline.pipeline.digest import Pipeline
@@ -71,14 +75,8 @@ def test_database_outage_returns_the_batch(env: Env, tmp_path: Path) -> None:
     queue.close()
 
 
+@pytest.mark.redis
 def test_worker_digests_from_redis_streams(env: Env) -> None:
-    import uuid
-
-    import pytest
-    import redis
-
-    from faultline.ingest.queue.redis import RedisQueue
-
     try:
         redis.Redis.from_url("redis://127.0.0.1:6379/0", socket_connect_timeout=2).ping()
     except redis.RedisError as exc:
