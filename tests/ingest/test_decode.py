@@ -43,6 +43,7 @@ def decode(
         (DOC, "identity"),
         (gzip.compress(zlib.compress(DOC)), "deflate, gzip"),
     ],
+    ids=["gzip", "x-gzip", "deflate", "raw-deflate", "zstd", "br", "identity", "stacked"],
 )
 def test_content_encodings(body: bytes, encoding: str) -> None:
     assert decode(body, encoding=encoding) == DOC
@@ -77,6 +78,7 @@ def test_concatenated_gzip_members() -> None:
         (brotli.compress(b"\0" * (8 * 1024 * 1024)), "br"),
         (gzip.compress(b"\0" * (8 * 1024 * 1024)), None),
     ],
+    ids=["gzip", "deflate", "zstd", "br", "gzip-magic"],
 )
 def test_bombs_stop_at_the_cap(body: bytes, encoding: str | None) -> None:
     assert len(body) < 300 * 1024
@@ -95,6 +97,7 @@ def test_bombs_stop_at_the_cap(body: bytes, encoding: str | None) -> None:
         (b"not brotli at all", "br"),
         (brotli.compress(DOC * 50)[:-5], "br"),
     ],
+    ids=["gzip", "fake-gzip", "deflate", "zstd", "br-garbage", "br-truncated"],
 )
 def test_truncated_or_corrupt_streams_are_400(body: bytes, encoding: str | None) -> None:
     with pytest.raises(APIError) as info:
