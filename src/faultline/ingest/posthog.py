@@ -9,6 +9,7 @@ and counted but not stored: this is an error tracker, and refusing them would ma
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 import anyio.to_thread
@@ -30,6 +31,7 @@ from faultline.ingest.envelope import (
 )
 from faultline.ingest.state import IngestState
 
+log = logging.getLogger(__name__)
 router = Router(tags=["capture"])
 
 V0_PATHS = ("/batch/", "/e/", "/i/v0/e/", "/capture/", "/track/")
@@ -165,9 +167,18 @@ async def _enqueue(request: Request, project_id: int, accepted: _Accepted) -> No
 
 
 async def _guard(request: Request, call: Any) -> Response:
-    """Every capture answer, errors included, carries CORS headers so browsers can read it."""
+    """Every capture answer, errors included, carries CORS headers so browsers can read it. An unexpected failure
+    (database unreachable during a token lookup…) is a 503, which every SDK retries, rather than a bare 500."""
     try:
-        return await call()
+        try:
+            return await call()
+        except errors.APIError:
+            raise
+        except Exception:
+            log.exception("capture failed on %s", request.url.path)
+            raise errors.APIError(
+                503, type="server_error", code="unavailable", detail="Ingestion temporarily unavailable; retry later."
+            ) from None
     except errors.APIError as exc:
         exc.headers.update(cors_headers(request))
         if exc.status_code == 413 and not exc.detail.startswith("Event "):
