@@ -180,6 +180,7 @@ def worker() -> None:
         except Exception as exc:
             fail(f"FAULTLINE_QUEUE_URL={_safe_url(settings.queue_url)} is not usable: {exc}")
         digest = Worker.from_settings(settings, db, queue=queue)
+
         def _stop(_signum: int, _frame: object) -> None:
             digest.stop(timeout=0)
 
