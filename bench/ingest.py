@@ -35,9 +35,10 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-SAMPLE = Path("/work/shared/samples/posthog_python_exception.json")
+# shared/ sits beside the repository (CI clone and worktrees alike); fall back to the workplace copy.
+SAMPLE = ROOT.parent / "shared" / "samples" / "posthog_python_exception.json"
 if not SAMPLE.exists():
-    SAMPLE = ROOT.parent.parent / "shared" / "samples" / "posthog_python_exception.json"
+    SAMPLE = Path("/work/shared/samples/posthog_python_exception.json")
 
 
 def sample_event() -> dict:

@@ -63,6 +63,7 @@ def test_base64_form_bodies() -> None:
     assert decode(encoded.encode(), compression="base64") == DOC
     assert decode(b"data=" + quote(DOC.decode()).encode(), ctype="application/x-www-form-urlencoded") == DOC
     assert decode(f"ver=1&data={quote(encoded)}".encode(), ctype="application/x-www-form-urlencoded") == DOC
+    assert decode(DOC, ctype="application/x-www-form-urlencoded") == DOC  # mislabelled JSON
 
 
 def test_concatenated_gzip_members() -> None:

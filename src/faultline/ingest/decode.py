@@ -161,7 +161,10 @@ def decode_body(
 
     ctype = (content_type or "").split(";", 1)[0].strip().lower()
     mode = (compression or "").strip().lower()
-    is_form = ctype == "application/x-www-form-urlencoded" or data.startswith(b"data=")
+    # Some clients label plain JSON as a form; only a body that really holds `data=` is treated as one.
+    is_form = data.startswith(b"data=") or (
+        ctype == "application/x-www-form-urlencoded" and not data.lstrip().startswith((b"{", b"["))
+    )
     if is_form:
         field = _form_field(data, b"data")
         if field is None:
