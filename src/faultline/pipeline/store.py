@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from faultline.db import UTCDateTime, insert_for
+from faultline.db import UTCDateTime, insert_for, upsert
 from faultline.ids import uuid7
 from faultline.issues.models import Event, Issue, IssueUser, IssueVolumeDaily, IssueVolumeHourly
 from faultline.symbols.models import StackFrame
@@ -63,11 +63,14 @@ def insert_events(session: Session, rows: Sequence[EventRow]) -> list[EventRow]:
     if not rows:
         return []
     table = Event.__table__
-    stmt = insert_for(session.get_bind().dialect.name, table).on_conflict_do_nothing(
-        index_elements=["project_id", "uuid"]
+    result = upsert(
+        session,
+        table,
+        [r.as_row() for r in rows],
+        index_elements=["project_id", "uuid"],
+        returning=[table.c.project_id, table.c.uuid],
     )
-    stmt = stmt.returning(table.c.project_id, table.c.uuid)
-    inserted = {(r[0], r[1]) for r in session.execute(stmt, [r.as_row() for r in rows])}
+    inserted = {(r[0], r[1]) for r in result} if result is not None else set()
     return [r for r in rows if (r.project_id, r.uuid) in inserted]
 
 
@@ -192,16 +195,17 @@ class RecentFrames:
 
 
 def upsert_frames(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Latest resolution wins (PostHog updates the cached frame on conflict)."""
     if not rows:
         return
-    table = StackFrame.__table__
     now = dt.datetime.now(dt.UTC)
     unique: dict[tuple[int, str, int], dict[str, Any]] = {}
     for row in rows:
-        unique[(row["project_id"], row["raw_id"], row["part"])] = {**row, "created_at": now}
-    stmt = insert_for(session.get_bind().dialect.name, table)
-    stmt = stmt.on_conflict_do_update(
+        unique[(row["project_id"], row["raw_id"], row["part"])] = {"id": uuid7(), **row, "created_at": now}
+    upsert(
+        session,
+        StackFrame.__table__,
+        [r for _, r in sorted(unique.items())],
         index_elements=["project_id", "raw_id", "part"],
-        set_={name: stmt.excluded[name] for name in ("contents", "resolved", "context", "symbol_set_id", "created_at")},
+        update=["contents", "resolved", "context", "symbol_set_id", "created_at"],
     )
-    session.execute(stmt, [{"id": uuid7(), **r} for _, r in sorted(unique.items())])
