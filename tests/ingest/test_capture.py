@@ -147,6 +147,7 @@ HOSTILE = [
     ("invalid utf-8", body(exception_event()).replace(b"boom", b"bo\xff\xfem"), {}, 400),
     ("lone surrogate", body(exception_event()).replace(b"boom", b"\\ud800"), {}, 400),
     ("deep nesting", nested(5000), {}, 400),
+    ("deep properties", body(exception_event(properties={"deep": json.loads("[" * 400 + "]" * 400)})), {}, 400),
     ("not json", b"\x00\x01\x02", {}, 400),
     ("json scalar", b"42", {}, 400),
     ("batch not a list", b'{"api_key":"phc_test_project_token","batch":{"a":1}}', {}, 400),

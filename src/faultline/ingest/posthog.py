@@ -138,7 +138,16 @@ async def _receive(request: Request, *, v1: bool) -> tuple[int, _Accepted]:
             accepted.results[uuid_text] = {"result": "ok"}
             continue
         event["uuid"] = uuid_text
-        payload = queue_payload(event, sent_at=sent_at, received_at=received_at, sdk_info=sdk_info)
+        try:
+            payload = queue_payload(event, sent_at=sent_at, received_at=received_at, sdk_info=sdk_info)
+        except TypeError:  # orjson refuses to write JSON nested deeper than 255 levels (it reads up to 1024)
+            detail = "Event properties are nested too deeply (more than 250 levels)."
+            state.diagnostics.count(project_id, diag.REJECTED_INVALID)
+            state.diagnostics.error(project_id, "invalid_event", detail, {"attr": f"batch__{index}__properties"})
+            if not v1:
+                raise errors.validation_error(detail, f"batch__{index}__properties", code="invalid_event") from None
+            accepted.results[uuid_text] = {"result": "drop", "details": detail}
+            continue
         if len(payload) > settings.max_event_bytes:
             state.diagnostics.count(project_id, diag.TOO_LARGE)
             state.diagnostics.error(
