@@ -338,6 +338,7 @@ def config_command(
         "max body bytes": str(settings.max_body_bytes),
         "max decompressed bytes": str(settings.max_decompressed_bytes),
         "max event bytes": str(settings.max_event_bytes),
+        "worker batch size": str(settings.worker_batch_size),
     }
     for key, value in shown.items():
         typer.echo(f"{key:<24} {value}")
