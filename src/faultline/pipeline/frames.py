@@ -233,97 +233,88 @@ def url_path(filename: str | None) -> str | None:
 # -- built-in resolution per platform ------------------------------------------------------------------------------
 
 
-def resolve_python(frame: Mapping[str, Any], raw_hash: str) -> list[ResolvedFrame]:
+def _direct(
+    frame: Mapping[str, Any],
+    raw_hash: str,
+    lang: str,
+    *,
+    source: str | None,
+    column: int | None = None,
+    module: str | None = None,
+    resolved: bool = True,
+    context: dict[str, Any] | None = None,
+    code_variables: Any = None,
+) -> list[ResolvedFrame]:
+    """Languages whose frames arrive readable: the SDK's function name is the resolved name."""
     function = _s(frame, "function") or ""
     contents = _frame(
         mangled_name=function,
         line=_i(frame, "lineno"),
-        source=_s(frame, "filename"),
-        module=_s(frame, "module"),
+        column=column,
+        source=source,
+        module=module,
         in_app=_in_app(frame),
         resolved_name=function,
-        lang="python",
-        resolved=True,
+        lang=lang,
+        resolved=resolved,
         synthetic=_synthetic(frame),
         suspicious=False,
-        code_variables=frame.get("code_variables") if isinstance(frame.get("code_variables"), dict) else None,
+        code_variables=code_variables,
     )
-    return [ResolvedFrame(raw_hash, 0, contents, context_from_frame(frame))]
+    return [ResolvedFrame(raw_hash, 0, contents, context)]
+
+
+def resolve_python(frame: Mapping[str, Any], raw_hash: str) -> list[ResolvedFrame]:
+    variables = frame.get("code_variables")
+    return _direct(
+        frame,
+        raw_hash,
+        "python",
+        source=_s(frame, "filename"),
+        module=_s(frame, "module"),
+        context=context_from_frame(frame),
+        code_variables=variables if isinstance(variables, dict) else None,
+    )
 
 
 def resolve_ruby(frame: Mapping[str, Any], raw_hash: str) -> list[ResolvedFrame]:
-    function = _s(frame, "function") or ""
-    contents = _frame(
-        mangled_name=function,
-        line=_i(frame, "lineno"),
-        source=_s(frame, "filename"),
-        in_app=_in_app(frame),
-        resolved_name=function,
-        lang="ruby",
-        resolved=True,
-        synthetic=_synthetic(frame),
-        suspicious=False,
-    )
-    return [ResolvedFrame(raw_hash, 0, contents, context_from_frame(frame))]
+    return _direct(frame, raw_hash, "ruby", source=_s(frame, "filename"), context=context_from_frame(frame))
 
 
 def resolve_go(frame: Mapping[str, Any], raw_hash: str) -> list[ResolvedFrame]:
-    function = _s(frame, "function") or ""
-    contents = _frame(
-        mangled_name=function,
-        line=_i(frame, "lineno"),
-        source=_s(frame, "filename"),
-        in_app=_in_app(frame),
-        resolved_name=function,
-        lang="go",
-        resolved=True,
-        synthetic=_synthetic(frame),
-        suspicious=False,
-    )
-    return [ResolvedFrame(raw_hash, 0, contents, None)]
+    return _direct(frame, raw_hash, "go", source=_s(frame, "filename"))
 
 
 def resolve_dart(frame: Mapping[str, Any], raw_hash: str) -> list[ResolvedFrame]:
-    function = _s(frame, "function") or ""
-    contents = _frame(
-        mangled_name=function,
-        line=_i(frame, "lineno"),
-        column=_i(frame, "colno"),
-        source=_s(frame, "abs_path") or _s(frame, "filename"),
-        in_app=_in_app(frame),
-        resolved_name=function,
-        lang="dart",
-        resolved=True,
-        synthetic=_synthetic(frame),
-        suspicious=False,
-    )
-    return [ResolvedFrame(raw_hash, 0, contents, None)]
+    source = _s(frame, "abs_path") or _s(frame, "filename")
+    return _direct(frame, raw_hash, "dart", source=source, column=_i(frame, "colno"))
 
 
 def resolve_custom(frame: Mapping[str, Any], raw_hash: str, lang: str | None = None) -> list[ResolvedFrame]:
-    function = _s(frame, "function") or ""
-    contents = _frame(
-        mangled_name=function,
-        line=_i(frame, "lineno"),
-        column=_i(frame, "colno"),
+    return _direct(
+        frame,
+        raw_hash,
+        lang or _s(frame, "lang") or "unknown",
         source=_s(frame, "filename"),
+        column=_i(frame, "colno"),
         module=_s(frame, "module"),
-        in_app=_in_app(frame),
-        resolved_name=function,
-        lang=lang or _s(frame, "lang") or "unknown",
         resolved=frame.get("resolved") is True,
-        synthetic=_synthetic(frame),
-        suspicious=False,
+        context=context_from_frame(frame),
     )
-    return [ResolvedFrame(raw_hash, 0, contents, context_from_frame(frame))]
 
 
 def resolve_generic(frame: Mapping[str, Any], raw_hash: str) -> list[ResolvedFrame]:
     """Frames of platforms this server does not know (or with no platform at all): shown as sent, treated as
     resolved so the fingerprint uses their function names rather than line numbers."""
-    resolved = resolve_custom(frame, raw_hash, lang=_s(frame, "platform") or "unknown")
-    resolved[0].contents["resolved"] = True
-    return resolved
+    return _direct(
+        frame,
+        raw_hash,
+        _s(frame, "platform") or "unknown",
+        source=_s(frame, "filename"),
+        column=_i(frame, "colno"),
+        module=_s(frame, "module"),
+        context=context_from_frame(frame),
+    )
 
 
 def js_unavailable(frame: Mapping[str, Any], raw_hash: str) -> list[ResolvedFrame]:
