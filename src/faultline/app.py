@@ -21,6 +21,7 @@ from faultline.http.errors import install_error_handlers
 from faultline.http.health import router as health_router
 from faultline.http.responses import ORJSONResponse
 from faultline.http.routing import include_project_router
+from faultline.ingest.setup import install_ingest
 from faultline.rules.router import router as rules_router
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,14 @@ errors are `{"type", "code", "detail", "attr"}`.
 """
 
 
-def create_app(settings: Settings | None = None, *, db: Database | None = None, auto_migrate: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    db: Database | None = None,
+    auto_migrate: bool = True,
+    embedded_worker: bool = False,
+) -> FastAPI:
+    """`embedded_worker`: also run the digest worker in this process (what `faultline serve` does by default)."""
     settings = settings or load_settings()
     database = db or Database(settings.database_url)
 
@@ -42,7 +50,11 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if auto_migrate:
             migrate.upgrade(database.engine)
+        for start in app.state.startup_hooks:
+            start()
         yield
+        for stop in reversed(app.state.shutdown_hooks):
+            stop()
         if db is None:
             database.dispose()
 
@@ -60,6 +72,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.state.settings = settings
     app.state.db = database
     app.state.health_probes = {}
+    app.state.startup_hooks = []
+    app.state.shutdown_hooks = []
     install_error_handlers(app)
 
     app.include_router(health_router)
@@ -67,6 +81,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     include_project_router(app, rules_router)
     include_project_router(app, autocapture_router)
     remote_config.install(app)
+    install_ingest(app, settings, database, embedded_worker=embedded_worker)
 
     @app.get("/api/schema", include_in_schema=False)
     def schema_no_slash() -> JSONResponse:
