@@ -14,14 +14,12 @@ from faultline.accounts import service as accounts
 from faultline.config import Settings
 from faultline.db import Database
 from faultline.issues.models import Event, Issue, IssueAssignment
+from faultline.pipeline import providers
 from faultline.rules import revisions
 from faultline.rules.engine import RulesEngine
 from faultline.rules.models import GroupingRule, SuppressionRule
 from tests.conftest import Tenant
-
-ingest_support = pytest.importorskip("tests.support.ingest", reason="needs the digest pipeline (issue 4)")
-providers = pytest.importorskip("faultline.pipeline.providers", reason="needs the digest pipeline (issue 4)")
-ingest, exception_event = ingest_support.ingest, ingest_support.exception_event
+from tests.support.ingest import exception_event, ingest
 
 
 def api(tenant: Tenant) -> str:
