@@ -18,6 +18,9 @@ from faultline.db import Database
 from faultline.http.errors import install_error_handlers
 from faultline.http.health import router as health_router
 from faultline.http.responses import ORJSONResponse
+from faultline.http.routing import include_project_router
+from faultline.symbols.blobroutes import router as blobs_router
+from faultline.symbols.router import router as symbol_sets_router
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +63,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
 
     app.include_router(health_router)
     app.include_router(accounts_router)
+    include_project_router(app, symbol_sets_router)
+    app.include_router(blobs_router)
 
     @app.get("/api/schema", include_in_schema=False)
     def schema_no_slash() -> JSONResponse:
