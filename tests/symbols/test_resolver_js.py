@@ -79,7 +79,9 @@ def test_unknown_chunk_id_leaves_a_negative_row_with_the_reason(db, seed, runtim
     assert result.contents["resolve_failure"] == "No sourcemap uploaded for chunk id: never-uploaded"
     assert (result.contents["line"], result.contents["column"]) == (1, 59)
     with db.read() as session:
-        row = session.scalar(sa.select(SymbolSet).where(SymbolSet.ref == "never-uploaded"))
+        row = session.scalar(
+            sa.select(SymbolSet).where(SymbolSet.ref == "never-uploaded", SymbolSet.project_id == seed.project.id)
+        )
     assert row.id == result.symbol_set_id
     assert (row.storage_ptr, row.failure_reason) == (None, "No sourcemap uploaded for chunk id: never-uploaded")
     # A second frame with the same chunk id reuses the row and its explanation.
