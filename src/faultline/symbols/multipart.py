@@ -58,7 +58,9 @@ async def read_upload(
     """Parse the request; `gate(fields)` may raise `MultipartError` or return a tighter byte limit for the file."""
     boundary = boundary_of(request.headers.get("content-type", ""))
     if not boundary:
-        raise MultipartError("Expected a multipart/form-data body with a boundary.", code="unsupported_media_type")
+        raise MultipartError(
+            "Expected a multipart/form-data body with a boundary.", code="unsupported_media_type", status=415
+        )
     upload = Upload()
     state: dict[str, object] = {"name": None, "is_file": False, "buffer": bytearray(), "gated": False}
     header_name = bytearray()
