@@ -47,25 +47,28 @@ def clip(line: str) -> str:
 
 
 def context_from(
-    line_number: int, line: str | None, before: Sequence[str], after: Sequence[str]
+    line_number: int, line: str | None, before: Sequence[str], after: Sequence[str], *, clipped: bool = False
 ) -> dict[str, Any] | None:
     """`{"before": [{"number", "line"}], "line": {...}, "after": [...]}` with 1-based original line numbers."""
     if line is None:
         return None
+    cut = (lambda text: text) if clipped else clip
     first = line_number - len(before)
     return {
-        "before": [{"number": first + i, "line": clip(text)} for i, text in enumerate(before)],
-        "line": {"number": line_number, "line": clip(line)},
-        "after": [{"number": line_number + 1 + i, "line": clip(text)} for i, text in enumerate(after)],
+        "before": [{"number": first + i, "line": cut(text)} for i, text in enumerate(before)],
+        "line": {"number": line_number, "line": cut(line)},
+        "after": [{"number": line_number + 1 + i, "line": cut(text)} for i, text in enumerate(after)],
     }
 
 
-def context_from_lines(lines: Sequence[str], line_number: int, radius: int = CONTEXT_LINES) -> dict[str, Any] | None:
+def context_from_lines(
+    lines: Sequence[str], line_number: int, radius: int = CONTEXT_LINES, *, clipped: bool = False
+) -> dict[str, Any] | None:
     index = line_number - 1
     if index < 0 or index >= len(lines):
         return None
     before = lines[max(0, index - radius) : index]
-    return context_from(line_number, lines[index], before, lines[index + 1 : index + 1 + radius])
+    return context_from(line_number, lines[index], before, lines[index + 1 : index + 1 + radius], clipped=clipped)
 
 
 def contents(
@@ -177,10 +180,10 @@ def js_token_not_found(frame: Mapping[str, Any]) -> str:
     return f"Token not found for frame: {as_str(frame.get('function')) or ''}:{line}:{column}"
 
 
-def js_resolved(frame: Mapping[str, Any], token: Any, lang: str = "javascript") -> tuple[dict[str, Any], Any]:
+def js_resolved(frame: Mapping[str, Any], token: Any, lang: str = "javascript") -> dict[str, Any]:
     """A frame looked up in a `symbolic.SourceMapCache` token (1-based line/column, enclosing function name)."""
     source = token.src
-    result = contents(
+    return contents(
         frame,
         mangled_name=as_str(frame.get("function")) or "",
         lang=lang,
@@ -192,7 +195,6 @@ def js_resolved(frame: Mapping[str, Any], token: Any, lang: str = "javascript") 
         in_app=("node_modules" not in source) if source else None,
         suspicious=bool(source and "posthog-js@" in source),
     )
-    return result, context_from(token.line, token.context_line, token.pre_context, token.post_context)
 
 
 # ---------------------------------------------------------------------------------------------------------------------

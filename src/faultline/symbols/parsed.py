@@ -14,10 +14,11 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from symbolic import SourceMapCache, SymbolicError
 from symbolic.proguard import ProguardMapper
 
-from faultline.symbols import blobformat
+from faultline.symbols import blobformat, frames
 from faultline.symbols.blobformat import BlobFormatError, DataType
 from faultline.symbols.hermes import HermesMap
 
@@ -43,13 +44,56 @@ def _describe(data_type: DataType) -> str:
     return blobformat.TYPE_LABELS.get(data_type, f"type {int(data_type)}")
 
 
+class JsSourceMap:
+    """A `SourceMapCache` plus the map's `sourcesContent`, for context lines.
+
+    Asking symbolic for 31 context lines per lookup costs more than the lookup itself (every line crosses the FFI
+    and is decoded again for every frame), so context comes from the original sources instead, split and clipped
+    once per source on first use. Sources we cannot match by name fall back to symbolic's own context.
+    """
+
+    def __init__(self, cache: SourceMapCache, sources: dict[str, str]) -> None:
+        self.cache = cache
+        self._sources = sources
+        self._lines: dict[str, list[str]] = {}
+
+    def lookup(self, line: int, column: int) -> tuple[Any, dict[str, Any] | None]:
+        token = self.cache.lookup(line, column, 0)
+        if token is None or token.src is None:
+            return None, None
+        lines = self._lines.get(token.src)
+        if lines is None and token.src in self._sources:
+            lines = [frames.clip(text) for text in self._sources[token.src].splitlines()]
+            self._lines[token.src] = lines
+        if lines is not None:
+            return token, frames.context_from_lines(lines, token.line, clipped=True)
+        full = self.cache.lookup(line, column, frames.CONTEXT_LINES)
+        if full is None:
+            return token, None
+        return token, frames.context_from(full.line, full.context_line, full.pre_context, full.post_context)
+
+
+def _sources_content(sourcemap: bytes) -> dict[str, str]:
+    try:
+        raw = orjson.loads(sourcemap)
+    except orjson.JSONDecodeError:
+        return {}
+    if not isinstance(raw, dict):
+        return {}
+    names, contents = raw.get("sources"), raw.get("sourcesContent")
+    if not isinstance(names, list) or not isinstance(contents, list):
+        return {}
+    return {n: c for n, c in zip(names, contents, strict=False) if isinstance(n, str) and isinstance(c, str)}
+
+
 def _sourcemap(payload: bytes) -> Parsed:
     pair = blobformat.parse_source_and_map(payload)
     try:
         cache = SourceMapCache.from_bytes(pair.source, pair.sourcemap)
     except SymbolicError as exc:
         raise Unusable(f"Invalid source map: {exc}") from None
-    return Parsed(Kind.SOURCEMAP, cache, len(pair.source) + len(pair.sourcemap))
+    js = JsSourceMap(cache, _sources_content(pair.sourcemap))
+    return Parsed(Kind.SOURCEMAP, js, len(pair.source) + 2 * len(pair.sourcemap))
 
 
 def _hermes(data: blobformat.SymbolData) -> Parsed:

@@ -160,11 +160,10 @@ class SymbolSetResolver:
             loaded = self._load_web(session, project_id, chunk_id, url)
         except LookupFailed as failed:
             return self._failed(frames.js_failed(frame, failed.message), failed.row)
-        token = loaded.parsed.value.lookup(location[0], location[1], frames.CONTEXT_LINES)
-        if token is None or token.src is None:
+        token, context = loaded.parsed.value.lookup(location[0], location[1])
+        if token is None:
             return self._failed(frames.js_failed(frame, frames.js_token_not_found(frame)), loaded.row)
-        contents, context = frames.js_resolved(frame, token)
-        return self._resolved(contents, context, loaded.row)
+        return self._resolved(frames.js_resolved(frame, token), context, loaded.row)
 
     def _node(self, session: Session, project_id: int, frame: Mapping[str, Any]) -> FrameResolution:
         chunk_id = frames.as_str(frame.get("chunk_id")) or frames.as_str(frame.get("chunkId"))
@@ -177,12 +176,11 @@ class SymbolSetResolver:
         except LookupFailed as failed:
             contents, context = frames.node_failed(frame, failed.message)
             return self._failed(contents, failed.row, context)
-        token = loaded.parsed.value.lookup(location[0], location[1], frames.CONTEXT_LINES)
-        if token is None or token.src is None:
+        token, context = loaded.parsed.value.lookup(location[0], location[1])
+        if token is None:
             contents, context = frames.node_failed(frame, frames.js_token_not_found(frame))
             return self._failed(contents, loaded.row, context)
-        contents, context = frames.js_resolved(frame, token)
-        return self._resolved(contents, context, loaded.row)
+        return self._resolved(frames.js_resolved(frame, token), context, loaded.row)
 
     def _hermes(self, session: Session, project_id: int, frame: Mapping[str, Any]) -> FrameResolution:
         chunk_id = frames.as_str(frame.get("chunkId")) or frames.as_str(frame.get("chunk_id"))
