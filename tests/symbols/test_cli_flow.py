@@ -120,4 +120,3 @@ def assert_event_frames_resolve(server: LiveServer, project_id: int) -> None:
         assert names == [("checkout", 19), ("computeTotal", 10), ("validateCart", 4)]
     finally:
         db.dispose()
-

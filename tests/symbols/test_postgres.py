@@ -1,0 +1,65 @@
+"""The PostgreSQL paths that differ from SQLite: JSONB search on release metadata, JSON filters on jobs,
+ILIKE escaping and the resolver's INSERT … ON CONFLICT for negative rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from faultline.app import create_app
+from faultline.symbols.models import SymbolSet
+from faultline.symbols.runtime import runtime_for
+from tests.conftest import make_settings, make_tenant
+from tests.symbols.support import CHUNK_ID, sample_blob, sample_frames, sha512
+from tests.symbols.test_api import base, make_release, upload
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def pg_app(tmp_path: Path, pg_url: str) -> Iterator:
+    app = create_app(make_settings(tmp_path / "data", FAULTLINE_DATABASE_URL=pg_url))
+    with TestClient(app) as client:
+        app.state.test_client = client
+        yield app
+    app.state.db.dispose()
+
+
+def test_symbol_sets_on_postgres(pg_app) -> None:
+    client = pg_app.state.test_client
+    db = pg_app.state.db
+    assert db.dialect == "postgresql"
+    tenant = make_tenant(db, email="pg@acme.test")
+    release = make_release(db, tenant, "3.1.4", commit="c0ffee42")
+    set_id = upload(client, tenant, CHUNK_ID, release_id=release)
+    upload(client, tenant, "under_score%")
+
+    def refs(query: str) -> list[str]:
+        response = client.get(f"{base(tenant)}/{query}", headers=tenant.headers)
+        assert response.status_code == 200, response.text
+        return [item["ref"] for item in response.json()["results"]]
+
+    assert refs("?search=C0FFEE") == [CHUNK_ID]
+    assert refs("?search=3.1") == [CHUNK_ID]
+    assert refs("?search=_") == ["under_score%"]
+    assert refs("?search=%25") == ["under_score%"]
+    assert refs("?order_by=ref") == [CHUNK_ID, "under_score%"]
+
+    jobs = client.get(f"{base(tenant)}/repair_jobs/?symbol_set={set_id}", headers=tenant.headers).json()
+    assert jobs["count"] == 1 and jobs["results"][0]["ref"] == CHUNK_ID
+
+    runtime = runtime_for(pg_app.state)
+    with db.write() as session:
+        [resolved] = runtime.resolver.resolve(session, tenant.project.id, sample_frames()[-1])
+        [missing] = runtime.resolver.resolve(session, tenant.project.id, {**sample_frames()[-1], "chunk_id": "pg-x"})
+        [again] = runtime.resolver.resolve(session, tenant.project.id, {**sample_frames()[-2], "chunk_id": "pg-x"})
+    assert resolved.contents["resolved_name"] == "validateCart"
+    assert missing.contents["resolve_failure"].startswith("No sourcemap uploaded for chunk id: pg-x")
+    assert again.symbol_set_id == missing.symbol_set_id
+    with db.read() as session:
+        row = session.scalar(sa.select(SymbolSet).where(SymbolSet.ref == CHUNK_ID))
+    assert row.content_hash == sha512(sample_blob())
