@@ -19,6 +19,7 @@ U32_MAX = 0xFFFFFFFF
 NO_URL_OR_CHUNK_ID = "This frame had no source url or chunk id"
 NO_SOURCEMAP_PREFIX = "Could not find sourcemap for source url: "
 FETCH_DISABLED_PREFIX = "No source map: fetching scripts is disabled"
+BLOCKED_PREFIX = "Refusing to fetch "
 
 
 def as_int(value: Any) -> int | None:
@@ -152,8 +153,9 @@ def js_unminified(frame: Mapping[str, Any]) -> dict[str, Any]:
 def js_was_minified(failure: str, column: int) -> bool:
     if failure == NO_URL_OR_CHUNK_ID:
         return False
-    if failure.startswith((NO_SOURCEMAP_PREFIX, FETCH_DISABLED_PREFIX)):
-        # A guess: people rarely write lines longer than ~300 characters, minifiers always do.
+    if failure.startswith((NO_SOURCEMAP_PREFIX, FETCH_DISABLED_PREFIX, BLOCKED_PREFIX)):
+        # We could not look (or found no map): guess. People rarely write lines longer than ~300 characters,
+        # minifiers always do. (Scripts on localhost, never fetched by default, are mostly unminified dev builds.)
         return column > 300
     return True
 

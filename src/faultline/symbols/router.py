@@ -19,7 +19,7 @@ from faultline.http.pagination import Page, PageParams, page_params_factory, pag
 from faultline.http.responses import ORJSONResponse
 from faultline.http.routing import Router
 from faultline.ids import parse_uuid
-from faultline.symbols import repair, service
+from faultline.symbols import repairjobs, service
 from faultline.symbols.multipart import MultipartError, Upload, boundary_of, read_raw, read_upload
 from faultline.symbols.runtime import SymbolsRuntime, runtime_for
 from faultline.symbols.schemas import (
@@ -174,8 +174,8 @@ def list_repair_jobs(
     session: Session = Depends(read_session),
     page: PageParams = Depends(symbol_set_page),
 ) -> dict[str, Any]:
-    stmt = repair.jobs_query(ctx.project_id, symbol_set)
-    return paginate_query(session, page, stmt, repair.serialize_job)
+    stmt = repairjobs.jobs_query(ctx.project_id, symbol_set)
+    return paginate_query(session, page, stmt, repairjobs.serialize_job)
 
 
 async def _read_file(request: Request) -> Upload:

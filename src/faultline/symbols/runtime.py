@@ -66,13 +66,26 @@ def build_runtime(settings: Settings, storage: BlobStorage | None = None) -> Sym
     return SymbolsRuntime(settings=settings, storage=storage, resolver=SymbolSetResolver(settings, storage))
 
 
-def runtime_for(state: Any) -> SymbolsRuntime:
-    """The runtime stored on `app.state` (created on first use from `state.settings`)."""
-    runtime = getattr(state, "symbols", None)
+_shared: dict[Settings, SymbolsRuntime] = {}
+
+
+def shared_runtime(settings: Settings) -> SymbolsRuntime:
+    """The process's runtime for these settings: the API and the embedded digest worker must share one, so an
+    upload invalidates exactly the caches the worker resolves with."""
+    runtime = _shared.get(settings)
     if runtime is None:
         with _lock:
-            runtime = getattr(state, "symbols", None)
+            runtime = _shared.get(settings)
             if runtime is None:
-                runtime = build_runtime(state.settings)
-                state.symbols = runtime
+                runtime = build_runtime(settings)
+                _shared[settings] = runtime
+    return runtime
+
+
+def runtime_for(state: Any) -> SymbolsRuntime:
+    """The runtime of the application whose `app.state` this is."""
+    runtime = getattr(state, "symbols", None)
+    if runtime is None:
+        runtime = shared_runtime(state.settings)
+        state.symbols = runtime
     return runtime

@@ -26,7 +26,7 @@ from faultline.http import errors
 from faultline.http.errors import APIError
 from faultline.ids import parse_uuid
 from faultline.releases.models import Release
-from faultline.symbols import repair
+from faultline.symbols import repairjobs
 from faultline.symbols.models import StackFrame, SymbolSet
 from faultline.symbols.resolver import MAX_REF_BYTES, release_json
 from faultline.symbols.runtime import SymbolsRuntime
@@ -285,7 +285,7 @@ def confirm_upload(session: Session, runtime: SymbolsRuntime, symbol_set: Symbol
     )
     project_id, ref = symbol_set.project_id, symbol_set.ref
     runtime.after_commit(session, lambda: runtime.resolver.invalidate(project_id, ref))
-    repair.enqueue(session, runtime.settings, project_id=project_id, symbol_set_id=symbol_set.id, ref=ref)
+    repairjobs.enqueue(session, runtime.settings, project_id=project_id, symbol_set_id=symbol_set.id, ref=ref)
 
 
 def _verify_blob(runtime: SymbolsRuntime, symbol_set: SymbolSet, declared: str) -> str | None:

@@ -1,11 +1,6 @@
-"""Late symbols: when a symbol set arrives after the events that needed it, fix those events.
+"""The `symbol_repair` jobs that symbol-set uploads queue in `background_jobs`: creating, listing, rendering.
 
-Uploading (or re-uploading) a set queues a `symbol_repair` job in `background_jobs`. The job walks the project's
-events of the last N days (FAULTLINE_SYMBOL_REPAIR_DAYS) whose frames reference the set's ref, re-resolves and
-re-fingerprints each one through the pipeline, and moves it to the issue its new fingerprint belongs to. The
-fingerprint the event used to have is re-pointed to that issue as a merge would do it (version + 1, activity
-entry), so later events still arriving with the old, unresolved stack land in the same place. Work is committed in
-chunks with the cursor in `progress`, so a restart resumes where it stopped; `progress` is what the API shows.
+Kept apart from `repair.py` (which runs them through the digest pipeline) so the upload API only depends on this.
 """
 
 from __future__ import annotations
@@ -48,7 +43,7 @@ def enqueue(
         project_id=project_id,
         status=JobStatus.PENDING,
         params={"symbol_set_id": str(symbol_set_id), "ref": ref, "since": since.isoformat()},
-        progress={"scanned": 0, "matched": 0, "repaired": 0, "regrouped": 0, "cursor": 0},
+        progress={"scanned": 0, "repaired": 0, "regrouped": 0, "percent": 0},
         created_at=now,
         updated_at=now,
     )
@@ -58,6 +53,7 @@ def enqueue(
 
 
 def serialize_job(job: BackgroundJob) -> dict[str, Any]:
+    hidden = ("cursor", "start_id", "max_id")
     return {
         "id": str(job.id),
         "kind": job.kind,
@@ -65,7 +61,7 @@ def serialize_job(job: BackgroundJob) -> dict[str, Any]:
         "symbol_set_id": job.params.get("symbol_set_id"),
         "ref": job.params.get("ref"),
         "since": job.params.get("since"),
-        "progress": {k: v for k, v in (job.progress or {}).items() if k != "cursor"},
+        "progress": {k: v for k, v in (job.progress or {}).items() if k not in hidden},
         "error": job.error,
         "created_at": job.created_at,
         "started_at": job.started_at,
