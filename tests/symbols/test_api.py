@@ -326,6 +326,8 @@ def test_bulk_delete(client, seed, other_tenant) -> None:
         "invalid_input",
         "ids",
     )
+    too_many = {"ids": [str(uuid.uuid4()) for _ in range(5001)]}
+    error(client.post(f"{base(seed)}/bulk_delete/", json=too_many, headers=seed.headers), 400, "max_length", "ids")
     response = client.post(f"{base(seed)}/bulk_delete/", json={"ids": [*mine[:2], theirs]}, headers=seed.headers)
     assert response.json() == {"deleted": 2}
     assert [i["id"] for i in client.get(f"{base(seed)}/", headers=seed.headers).json()["results"]] == [mine[2]]

@@ -23,6 +23,7 @@ from faultline.symbols import repairjobs, service
 from faultline.symbols.multipart import MultipartError, Upload, boundary_of, read_raw, read_upload
 from faultline.symbols.runtime import SymbolsRuntime, runtime_for
 from faultline.symbols.schemas import (
+    MAX_SETS_PER_REQUEST,
     BulkCheckOut,
     BulkDeleteIn,
     BulkFinishIn,
@@ -157,6 +158,10 @@ def bulk_delete(
         raise errors.validation_error("ids is required", "ids", code="required")
     if not isinstance(body.ids, list):
         raise errors.validation_error("ids must be a list", "ids", code="not_a_list")
+    if len(body.ids) > MAX_SETS_PER_REQUEST:
+        raise errors.validation_error(
+            f"Ensure this field has no more than {MAX_SETS_PER_REQUEST} elements.", "ids", code="max_length"
+        )
     parsed = [parse_uuid(item) for item in body.ids]
     if any(item is None for item in parsed):
         raise errors.validation_error("Must be a valid UUID.", "ids", code="invalid")
