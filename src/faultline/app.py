@@ -18,9 +18,8 @@ from faultline.db import Database
 from faultline.http.errors import install_error_handlers
 from faultline.http.health import router as health_router
 from faultline.http.responses import ORJSONResponse
-from faultline.http.routing import include_project_router
-from faultline.symbols.blobroutes import router as blobs_router
-from faultline.symbols.router import router as symbol_sets_router
+from faultline.ingest.setup import install_ingest
+from faultline.symbols.setup import install_symbols
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +32,14 @@ errors are `{"type", "code", "detail", "attr"}`.
 """
 
 
-def create_app(settings: Settings | None = None, *, db: Database | None = None, auto_migrate: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    db: Database | None = None,
+    auto_migrate: bool = True,
+    embedded_worker: bool = False,
+) -> FastAPI:
+    """`embedded_worker`: also run the digest worker in this process (what `faultline serve` does by default)."""
     settings = settings or load_settings()
     database = db or Database(settings.database_url)
 
@@ -41,7 +47,11 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if auto_migrate:
             migrate.upgrade(database.engine)
+        for start in app.state.startup_hooks:
+            start()
         yield
+        for stop in reversed(app.state.shutdown_hooks):
+            stop()
         if db is None:
             database.dispose()
 
@@ -59,12 +69,14 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.state.settings = settings
     app.state.db = database
     app.state.health_probes = {}
+    app.state.startup_hooks = []
+    app.state.shutdown_hooks = []
     install_error_handlers(app)
 
     app.include_router(health_router)
     app.include_router(accounts_router)
-    include_project_router(app, symbol_sets_router)
-    app.include_router(blobs_router)
+    install_symbols(app, database, run_repairs=embedded_worker)
+    install_ingest(app, settings, database, embedded_worker=embedded_worker)
 
     @app.get("/api/schema", include_in_schema=False)
     def schema_no_slash() -> JSONResponse:

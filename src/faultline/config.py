@@ -96,6 +96,11 @@ ENV_VARS: tuple[EnvVar, ...] = (
         "100",
         "Memory budget of the in-process cache of parsed source maps, Hermes maps and ProGuard mappings.",
     ),
+    EnvVar(
+        "FAULTLINE_WORKER_BATCH_SIZE",
+        "500",
+        "Events the digest worker takes from the queue per batch (one database transaction each).",
+    ),
 )
 
 
@@ -120,6 +125,7 @@ class Settings:
     max_body_bytes: int
     max_decompressed_bytes: int
     max_event_bytes: int
+    worker_batch_size: int = 500
     s3_endpoint_url: str | None = None
     s3_region: str = "us-east-1"
     s3_access_key_id: str | None = None
@@ -264,6 +270,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, create_dirs: bool = T
         max_body_bytes=max_body,
         max_decompressed_bytes=max_decompressed,
         max_event_bytes=max_event,
+        worker_batch_size=_parse_int(env, "FAULTLINE_WORKER_BATCH_SIZE", minimum=1, maximum=10_000),
         s3_endpoint_url=env.get("FAULTLINE_S3_ENDPOINT_URL", "").strip() or None,
         s3_region=env.get("FAULTLINE_S3_REGION", "").strip() or "us-east-1",
         s3_access_key_id=env.get("FAULTLINE_S3_ACCESS_KEY_ID", "").strip() or None,
