@@ -63,3 +63,30 @@ def test_symbol_sets_on_postgres(pg_app) -> None:
     with db.read() as session:
         row = session.scalar(sa.select(SymbolSet).where(SymbolSet.ref == CHUNK_ID))
     assert row.content_hash == sha512(sample_blob())
+
+
+def test_late_upload_repair_on_postgres(pg_app) -> None:
+    """The repair's JSONB-as-text prefilter, fingerprint re-pointing and aggregate rebuild on PostgreSQL."""
+    from faultline.issues.models import Event, Issue, IssueFingerprint
+    from faultline.pipeline import providers
+    from faultline.pipeline.digest import Pipeline
+    from faultline.symbols.repair import RepairRunner
+    from tests.support.ingest import ingest
+    from tests.symbols.test_pipeline import js_event
+
+    client, db = pg_app.state.test_client, pg_app.state.db
+    tenant = make_tenant(db, email="pg-repair@acme.test")
+    pipeline = Pipeline(db, symbols=providers.symbol_resolver(pg_app.state.settings, db))
+    [early] = ingest(db, tenant.project, [js_event()], pipeline=pipeline)
+    upload(client, tenant)
+    [late] = ingest(db, tenant.project, [js_event()], pipeline=pipeline)
+    assert late.issue_id != early.issue_id
+    assert RepairRunner(db, runtime_for(pg_app.state), project_id=tenant.project.id).run_pending() == 1
+    with db.read() as session:
+        stored = session.scalar(sa.select(Event).where(Event.uuid == early.uuid))
+        moved = session.scalar(sa.select(IssueFingerprint).where(IssueFingerprint.fingerprint == early.fingerprint))
+        issue = session.get(Issue, late.issue_id)
+        absorbed = session.get(Issue, early.issue_id)
+    assert (stored.issue_id, stored.fingerprint) == (late.issue_id, late.fingerprint)
+    assert (moved.issue_id, moved.version) == (late.issue_id, 1)
+    assert (issue.occurrences, issue.users, absorbed) == (2, 1, None)
