@@ -23,6 +23,7 @@ from faultline.http.responses import ORJSONResponse
 from faultline.http.routing import include_project_router
 from faultline.ingest.setup import install_ingest
 from faultline.rules.router import router as rules_router
+from faultline.symbols.setup import install_symbols
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ def create_app(
     include_project_router(app, rules_router)
     include_project_router(app, autocapture_router)
     remote_config.install(app)
+    install_symbols(app, database, run_repairs=embedded_worker)
     install_ingest(app, settings, database, embedded_worker=embedded_worker)
 
     @app.get("/api/schema", include_in_schema=False)

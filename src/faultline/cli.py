@@ -180,6 +180,11 @@ def worker() -> None:
         except Exception as exc:
             fail(f"FAULTLINE_QUEUE_URL={_safe_url(settings.queue_url)} is not usable: {exc}")
         digest = Worker.from_settings(settings, db, queue=queue)
+        from faultline.symbols.repair import RepairRunner
+        from faultline.symbols.runtime import shared_runtime
+
+        repairs = RepairRunner(db, shared_runtime(settings))
+        repairs.start_thread()
 
         def _stop(_signum: int, _frame: object) -> None:
             digest.stop(timeout=0)
@@ -190,6 +195,7 @@ def worker() -> None:
         typer.echo(f"faultline worker: digesting {source} into {target}")
         sys.stdout.flush()
         digest.run_forever()
+        repairs.stop()
         queue.close()
         typer.echo(f"faultline worker: stopped after {digest.processed} events")
 
@@ -346,3 +352,12 @@ def config_command(
 
 def main() -> None:
     app()
+
+
+def _add_domain_commands() -> None:
+    from faultline.symbols.cli import symbols_app
+
+    app.add_typer(symbols_app, name="symbols")
+
+
+_add_domain_commands()

@@ -1,15 +1,14 @@
 """Which rules provider and symbol resolver the digest runs with.
 
-The rules (issue 6) and symbols (issue 7) domains replace the two defaults below with their implementations; the
-worker, the embedded worker and the test helper all build their `Pipeline` through these functions, so that is
-the only place to change.
+The worker, the embedded worker and the test helper all build their `Pipeline` through these functions, so this
+is the one place that decides which rules engine and symbol resolver run (tests may pass their own).
 """
 
 from __future__ import annotations
 
 from faultline.config import Settings
 from faultline.db import Database
-from faultline.pipeline.seams import NoSymbols, RulesProvider, SymbolResolver
+from faultline.pipeline.seams import RulesProvider, SymbolResolver
 from faultline.rules.engine import engine_for
 
 
@@ -18,4 +17,6 @@ def rules_provider(settings: Settings, db: Database) -> RulesProvider:
 
 
 def symbol_resolver(settings: Settings, db: Database) -> SymbolResolver:
-    return NoSymbols()
+    from faultline.symbols.runtime import shared_runtime
+
+    return shared_runtime(settings).resolver
