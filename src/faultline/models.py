@@ -25,7 +25,7 @@ from faultline.issues.models import (
 )
 from faultline.jobs.models import BackgroundJob
 from faultline.releases.models import Release
-from faultline.rules.models import AssignmentRule, GroupingRule, SuppressionRule
+from faultline.rules.models import AssignmentRule, ConfigRevision, GroupingRule, SuppressionRule
 from faultline.symbols.models import StackFrame, SymbolSet
 
 metadata = Base.metadata
@@ -36,6 +36,7 @@ __all__ = [
     "AutocaptureControls",
     "BackgroundJob",
     "Base",
+    "ConfigRevision",
     "ErrorTrackingSettings",
     "Event",
     "GroupingRule",

@@ -56,8 +56,11 @@ def _join_distinct(parts: Iterable[Any], limit: int = SEARCH_COLUMN_MAX) -> str 
 
 def search_columns(types: Sequence[Any] | None, values: Sequence[Any] | None) -> dict[str, str | None]:
     """The `exception_types` / `exception_values` columns for an issue from one event's `$exception_types` and
-    `$exception_values` (what the digest worker passes when it creates an issue)."""
-    return {"exception_types": _join_distinct(types or ()), "exception_values": _join_distinct(values or ())}
+    `$exception_values` (what the digest worker passes when it creates an issue). Anything but a list is ignored."""
+    return {
+        "exception_types": _join_distinct(types if isinstance(types, list | tuple) else ()),
+        "exception_values": _join_distinct(values if isinstance(values, list | tuple) else ()),
+    }
 
 
 def combine_search_columns(*columns: str | None) -> str | None:

@@ -341,17 +341,23 @@ def merge_issues(
     """
     now = now or utcnow()
     wanted = sorted({sid for sid in source_ids if sid != target_id})
-    target = get_issue(session, project_id, target_id, lock=True)
-    if not wanted:
-        return MergeOutcome(MergeResult.NO_SOURCE_ISSUES)
-    sources = list(
-        session.execute(
+    # Target and sources are locked in one statement in id order — the order digest batches lock issue rows in —
+    # so a merge and a batch touching the same issues queue up instead of deadlocking.
+    locked = {
+        issue.id: issue
+        for issue in session.execute(
             _locked(
                 session,
-                sa.select(Issue).where(Issue.project_id == project_id, Issue.id.in_(wanted)).order_by(Issue.id),
+                sa.select(Issue)
+                .where(Issue.project_id == project_id, Issue.id.in_([target_id, *wanted]))
+                .order_by(Issue.id),
             )
         ).scalars()
-    )
+    }
+    target = locked.pop(target_id, None)
+    if target is None:
+        raise IssueNotFound()
+    sources = [locked[sid] for sid in wanted if sid in locked]
     if not sources:
         return MergeOutcome(MergeResult.NO_SOURCE_ISSUES)
     merged = [source.id for source in sources]

@@ -18,7 +18,7 @@ Indexes (measured with bench/api.py data on SQLite: 100 000 issues / 1 000 000 e
   deleting a user or role would otherwise scan every assignment.
 
 Revision ID: 0005
-Revises: 0001
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0001"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
