@@ -3,14 +3,10 @@ chained error (`new Error(…, {cause})`) and an uncaught error (autocapture) be
 
 from __future__ import annotations
 
-import functools
-import http.server
-import shutil
-import subprocess
-import threading
+import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -18,14 +14,10 @@ import sqlalchemy as sa
 from faultline.db import Database
 from faultline.issues.models import Event, Issue
 from faultline.symbols.models import StackFrame
-from tests.support.live_server import LiveServer, free_port
+from tests.support.browser import POSTHOG_JS, USER_AGENT, PageServer, ensure_npm_packages, launch_chromium
+from tests.support.live_server import LiveServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-
-JS_DIR = Path(__file__).with_name("js")
-CHROMIUM = "/usr/bin/chromium"
-# posthog-js drops every event from a browser that looks automated (browser-sdk-notes.md): look like Chrome.
-USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
 
 APP_JS = """
 function validateCart(cart) {
@@ -47,93 +39,54 @@ PAGE = """<!doctype html><html><head><meta charset="utf-8">
 <script src="/static/array.full.js"></script>
 <script src="/static/app.js"></script>
 <script>
-  posthog.init("{token}", {{
-    api_host: "{api}", capture_exceptions: true, autocapture: false, capture_pageview: false,
+  posthog.init(%(token)s, {
+    api_host: %(api)s, capture_exceptions: true, autocapture: false, capture_pageview: false,
     capture_pageleave: false, disable_session_recording: true, request_batching: true,
-  }});
+  });
 </script></head><body>checkout</body></html>
 """
 
 
-def posthog_js() -> Path:
-    bundle = JS_DIR / "node_modules" / "posthog-js" / "dist" / "array.full.js"
-    if not bundle.exists():
-        if shutil.which("npm") is None:
-            pytest.skip("BROWSER TEST SKIPPED — npm is not installed")
-        result = subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=JS_DIR,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if result.returncode != 0 or not bundle.exists():
-            pytest.skip(f"BROWSER TEST SKIPPED — `npm ci` failed: {result.stderr[-500:]}")
-    return bundle
-
-
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory, live_server: LiveServer) -> Iterator[str]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"BROWSER TEST SKIPPED — {CHROMIUM} is missing")
-    root = tmp_path_factory.mktemp("site")
-    (root / "static").mkdir()
-    shutil.copy(posthog_js(), root / "static" / "array.full.js")
-    (root / "static" / "app.js").write_text(APP_JS)
+def site(tmp_path_factory: pytest.TempPathFactory, live_server: LiveServer) -> Iterator[PageServer]:
+    ensure_npm_packages()
+    app_js = tmp_path_factory.mktemp("site") / "app.js"
+    app_js.write_text(APP_JS)
     token = live_server.credentials()["project_token"]
-    (root / "index.html").write_text(PAGE.format(token=token, api=live_server.url))
-    handler = functools.partial(_QuietHandler, directory=str(root))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+    html = PAGE % {"token": json.dumps(token), "api": json.dumps(live_server.url)}
+    pages = PageServer(
+        pages={"/index.html": html}, files={"/static/array.full.js": POSTHOG_JS, "/static/app.js": app_js}
+    ).start()
+    yield pages
+    pages.stop()
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
+def wait_for_issues(db: Database, names: set[str], page: Any, timeout_s: float = 30.0) -> set[str]:
+    """Issue names stored so far, polled until `names` are all there (the worker digests asynchronously)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with db.read() as session:
+            found = set(session.execute(sa.select(Issue.name)).scalars())
+        if names <= found or time.monotonic() > deadline:
+            return found
+        page.wait_for_timeout(250)
 
 
-def test_posthog_js_in_chromium(site: str, live_server: LiveServer) -> None:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-blink-features=AutomationControlled",
-                "--disable-background-networking",
-                "--no-first-run",
-            ],
-            ignore_default_args=["--enable-automation"],
-        )
-        try:
+def test_posthog_js_in_chromium(site: PageServer, live_server: LiveServer) -> None:
+    db = Database(f"sqlite:///{live_server.data_dir / 'faultline.db'}")
+    try:
+        with launch_chromium() as browser:
             page = browser.new_context(user_agent=USER_AGENT).new_page()
-            page.goto(f"{site}/index.html")
+            page.goto(f"{site.url}/index.html")
             page.wait_for_function("window.posthog && window.posthog.__loaded === true", timeout=15_000)
             page.evaluate("window.runScenario()")
-            db = Database(f"sqlite:///{live_server.data_dir / 'faultline.db'}")
-            try:
-                deadline = time.monotonic() + 30
-                names: set[str] = set()
-                while time.monotonic() < deadline:
-                    with db.read() as s:
-                        names = set(s.execute(sa.select(Issue.name)).scalars())
-                    if {"TypeError", "Error", "RangeError"} <= names:
-                        break
-                    page.wait_for_timeout(250)
-                assert {"TypeError", "Error", "RangeError"} <= names, names
-                with db.read() as s:
-                    events = {e.properties["$exception_types"][0]: e for e in s.execute(sa.select(Event)).scalars()}
-                    frames = s.execute(sa.select(StackFrame)).scalars().all()
-            finally:
-                db.dispose()
-        finally:
-            browser.close()
+            names = wait_for_issues(db, {"TypeError", "Error", "RangeError"}, page)
+        assert {"TypeError", "Error", "RangeError"} <= names, names
+        with db.read() as s:
+            events = {e.properties["$exception_types"][0]: e for e in s.execute(sa.select(Event)).scalars()}
+            frames = s.execute(sa.select(StackFrame)).scalars().all()
+    finally:
+        db.dispose()
 
     handled = events["TypeError"]
     assert handled.lib == "web" and handled.properties["scenario"] == "handled"

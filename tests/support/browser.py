@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import base64
+import fcntl
 import gzip
 import json
 import shutil
@@ -46,19 +47,30 @@ _install_lock = threading.Lock()
 
 
 def ensure_npm_packages() -> None:
-    """Install the pinned npm packages if they are missing (what `make test` does up front)."""
+    """Install the pinned npm packages if they are missing (what `make test` does up front).
+
+    Fails (never skips) when npm is missing or `npm ci` fails: a browser test that quietly does not run would hide
+    exactly the breakage it exists to catch. A file lock keeps parallel pytest workers from running `npm ci` into
+    the same directory at once.
+    """
     with _install_lock:
         if POSTHOG_JS.exists():
             return
         npm = shutil.which("npm")
         if npm is None:
-            raise RuntimeError("npm is needed to install tests/browser packages (posthog-js)")
-        subprocess.run(
-            [npm, "ci", "--prefix", str(BROWSER_DIR), "--no-audit", "--no-fund"],
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
+            raise RuntimeError("npm is needed to install tests/browser packages (posthog-js); install Node.js")
+        with (BROWSER_DIR / ".npm-install.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if POSTHOG_JS.exists():  # another worker installed it while we waited
+                return
+            result = subprocess.run(
+                [npm, "ci", "--prefix", str(BROWSER_DIR), "--no-audit", "--no-fund", "--loglevel=error"],
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+        if result.returncode != 0 or not POSTHOG_JS.exists():
+            raise RuntimeError(f"`npm ci` in {BROWSER_DIR} failed ({result.returncode}):\n{result.stderr[-2000:]}")
 
 
 @contextmanager
