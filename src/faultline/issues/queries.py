@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from faultline.accounts.models import RoleMembership, User
-from faultline.issues import aggregates
+from faultline.issues import aggregates, search
 from faultline.issues.filters import IssueQuery
 from faultline.issues.lifecycle import SCOPE
 from faultline.issues.models import ActivityLog, Event, Issue, IssueAssignment, IssueFingerprint
@@ -107,23 +107,8 @@ def _serialize_rows(session: Session, rows: Sequence[Any], now: dt.datetime) -> 
     return [serialize_issue(row, assignees.get(row.id), volumes.get(row.id)) for row in rows]
 
 
-def _like_pattern(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def _search_clause(dialect: str, text: str) -> sa.ColumnElement[bool]:
-    pattern = _like_pattern(text)
-    columns = (Issue.name, Issue.description, Issue.exception_types, Issue.exception_values)
-    # SQLite's LIKE is already case-insensitive (for ASCII, exactly as its lower() is); wrapping four columns per
-    # row in lower() made a 100 000-issue scan 1.6x slower.
-    if dialect == "postgresql":
-        return sa.or_(*(column.ilike(pattern, escape="\\") for column in columns))
-    return sa.or_(*(column.like(pattern, escape="\\") for column in columns))
-
-
-# A search first collects up to this many matches in one sequential pass; when that is all of them, the count and
-# the page come from that pass, so a search costs one scan of the project's issues whatever its selectivity.
+# A search whose matches are this few is answered from one pass over them (count, then sort in Python); more
+# matches are counted from the index and paged by an index walk in the requested order.
 SEARCH_PROBE = 2_000
 
 
@@ -152,7 +137,7 @@ def _assignee_filter(stmt: sa.Select[Any], query: IssueQuery, project_id: int, u
 
 
 def issue_conditions(
-    dialect: str, project_id: int, query: IssueQuery, *, scan: bool = False
+    dialect: str, project_id: int, query: IssueQuery, *, scan: bool = False, with_search: bool = True
 ) -> list[sa.ColumnElement[bool]]:
     """WHERE terms of the list (the assignee filter is a join, see `_assignee_filter`).
 
@@ -168,8 +153,8 @@ def issue_conditions(
         conditions.append(Issue.status.in_(query.statuses))
     if query.severities:
         conditions.append(Issue.severity.in_(query.severities))
-    if query.search:
-        conditions.append(_search_clause(dialect, query.search))
+    if query.search and with_search:
+        conditions.append(search.match_clause(dialect, query.search))
     first_seen = sa.func.coalesce(Issue.first_seen, Issue.created_at)
     if query.first_seen_after is not None:
         conditions.append(first_seen >= query.first_seen_after)
@@ -243,6 +228,65 @@ def _count(session: Session, dialect: str, project_id: int, query: IssueQuery, u
     return int(session.execute(stmt.where(*conditions)).scalar_one())
 
 
+def _only_index_filters(query: IssueQuery) -> bool:
+    """Whether the search index's row map (project, status) can answer the count without reading `issues`."""
+    return (
+        query.assignee is None
+        and not query.severities
+        and query.first_seen_after is None
+        and query.first_seen_before is None
+        and query.last_seen_after is None
+        and query.last_seen_before is None
+        and query.date_from is None
+        and query.date_to is None
+    )
+
+
+def _indexed_count(session: Session, project_id: int, query: IssueQuery, user_id: int | None) -> int:
+    """Matches counted from the SQLite FTS index (migration 0009), joining `issues` only for filters it lacks."""
+    assert query.search is not None
+    rows = search.search_rows
+    matches = search.sqlite_matches(query.search).where(rows.c.project_id == project_id)
+    if query.statuses:
+        matches = matches.where(rows.c.status.in_(query.statuses))
+    if _only_index_filters(query):
+        return int(session.execute(sa.select(sa.func.count()).select_from(matches.subquery())).scalar_one())
+    found = matches.subquery("found")
+    stmt = _assignee_filter(
+        sa.select(sa.func.count()).select_from(found.join(Issue, Issue.id == found.c.issue_id)),
+        query,
+        project_id,
+        user_id,
+    )
+    conditions = issue_conditions("sqlite", project_id, query, with_search=False)
+    return int(session.execute(stmt.where(*conditions)).scalar_one())
+
+
+def _probe(dialect: str, project_id: int, query: IssueQuery, user_id: int | None, indexed: bool) -> sa.Select[Any]:
+    """(id, order value) of up to SEARCH_PROBE + 1 matches: from the FTS index, or a sequential scan."""
+    columns = (Issue.id, _ORDER_COLUMNS[query.order_by])
+    if indexed:
+        # Driven from the index: only matching issues are read (by primary key).
+        assert query.search is not None
+        found = search.sqlite_matches(query.search).where(search.search_rows.c.project_id == project_id).subquery()
+        stmt = sa.select(*columns).select_from(found.join(Issue, Issue.id == found.c.issue_id))
+        conditions = issue_conditions(dialect, project_id, query, with_search=False)
+    else:
+        stmt = sa.select(*columns)
+        conditions = issue_conditions(dialect, project_id, query, scan=True)
+    return _assignee_filter(stmt, query, project_id, user_id).where(*conditions).limit(SEARCH_PROBE + 1)
+
+
+def _page_from_probe(
+    session: Session, probe: Sequence[Any], query: IssueQuery, *, limit: int, offset: int, now: dt.datetime
+) -> list[dict[str, Any]]:
+    ordered = sorted(probe, key=_sort_key(query))
+    page_ids = [row.id for row in ordered[offset : offset + limit]]
+    rows = session.execute(sa.select(*ISSUE_COLUMNS).where(Issue.id.in_(page_ids))).all() if page_ids else []
+    position = {issue_id: index for index, issue_id in enumerate(page_ids)}
+    return _serialize_rows(session, sorted(rows, key=lambda row: position[row.id]), now)
+
+
 def list_issues(
     session: Session,
     project_id: int,
@@ -256,20 +300,17 @@ def list_issues(
     """(total matching, one page of serialized issues)."""
     dialect = session.get_bind().dialect.name
     if query.search:
-        # One sequential pass collects the matches; if there are few, it answers both count and page.
-        probe = session.execute(
-            _assignee_filter(sa.select(Issue.id, _ORDER_COLUMNS[query.order_by]), query, project_id, user_id)
-            .where(*issue_conditions(dialect, project_id, query, scan=True))
-            .limit(SEARCH_PROBE + 1)
-        ).all()
-        if len(probe) <= SEARCH_PROBE:
-            ordered = sorted(probe, key=_sort_key(query))
-            page_ids = [row.id for row in ordered[offset : offset + limit]]
-            rows = session.execute(sa.select(*ISSUE_COLUMNS).where(Issue.id.in_(page_ids))).all() if page_ids else []
-            position = {issue_id: index for index, issue_id in enumerate(page_ids)}
-            rows = sorted(rows, key=lambda row: position[row.id])
-            return len(probe), _serialize_rows(session, rows, now)
-    total = _count(session, dialect, project_id, query, user_id)
+        indexed = dialect == "sqlite" and search.indexable(query.search) and search.sqlite_index_ready(session)
+        total = _indexed_count(session, project_id, query, user_id) if indexed else None
+        if total is None or total <= SEARCH_PROBE:
+            # Few matches (or no index to count with): one pass collects them, and answers count and page.
+            probe = session.execute(_probe(dialect, project_id, query, user_id, indexed)).all()
+            if len(probe) <= SEARCH_PROBE:
+                return len(probe), _page_from_probe(session, probe, query, limit=limit, offset=offset, now=now)
+        if total is None:
+            total = _count(session, dialect, project_id, query, user_id)
+    else:
+        total = _count(session, dialect, project_id, query, user_id)
     if offset >= total:
         return total, []
     stmt = _assignee_filter(sa.select(*ISSUE_COLUMNS), query, project_id, user_id)
@@ -306,7 +347,7 @@ def issue_values(session: Session, project_id: int, key: str | None, value: str 
     if column is None:
         return []
     dialect = session.get_bind().dialect.name
-    pattern = _like_pattern(value)
+    pattern = search.like_pattern(value)
     match = column.ilike(pattern, escape="\\") if dialect == "postgresql" else column.like(pattern, escape="\\")
     rows = session.execute(
         sa.select(column).where(Issue.project_id == project_id, column.is_not(None), match).distinct().limit(limit)

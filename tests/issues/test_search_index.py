@@ -1,0 +1,242 @@
+"""The issue-search index (migration 0009) answers exactly what a per-column substring scan answers, after every
+kind of write, on SQLite (FTS5 trigram + triggers) and PostgreSQL (pg_trgm GIN index, or a scan without it)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from faultline import migrate
+from faultline.app import create_app
+from faultline.db import Database, create_db_engine, utcnow
+from faultline.issues import queries, search
+from faultline.issues.filters import IssueQuery
+from faultline.issues.models import Issue
+from tests.conftest import Tenant, make_settings, make_tenant
+from tests.issues.conftest import Api
+from tests.support.databases import PG_ADMIN_DSN
+from tests.support.factories import create_issue
+
+ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+TERMS = ["typeerror", "CANNOT", "ndefin", "undefined\nx", "ty", "x", "%", "50%_off", 'say "hi"', "ÄRGER", "ärger"]
+
+
+def reference(session: sa.orm.Session, project_id: int, term: str) -> set[uuid.UUID]:
+    """SQLite's LIKE semantics spelled out in Python: ASCII case folding, a substring of any one column."""
+    needle = term.translate(ASCII_LOWER)
+    found = set()
+    rows = session.execute(
+        sa.select(Issue.id, Issue.name, Issue.description, Issue.exception_types, Issue.exception_values).where(
+            Issue.project_id == project_id
+        )
+    )
+    for issue_id, *columns in rows:
+        if any(needle in column.translate(ASCII_LOWER) for column in columns if column is not None):
+            found.add(issue_id)
+    return found
+
+
+def searched(session: sa.orm.Session, project_id: int, term: str, **filters: object) -> set[uuid.UUID]:
+    total, page = queries.list_issues(
+        session, project_id, IssueQuery(search=term, **filters), limit=1000, offset=0, now=utcnow()
+    )
+    assert total == len(page)
+    return {item["id"] for item in page}
+
+
+def index_matches_issues(session: sa.orm.Session) -> None:
+    """Every issue has exactly one row-map entry (same project and status) and FTS document."""
+    rows = session.execute(
+        sa.text(
+            "SELECT i.id = r.issue_id, i.project_id = r.project_id, i.status = r.status, f.body = lower("
+            "coalesce(i.name, '') || char(10) || coalesce(i.description, '') || char(10) || "
+            "coalesce(i.exception_types, '') || char(10) || coalesce(i.exception_values, '')) "
+            "FROM issues i LEFT JOIN issue_search_rows r ON r.issue_id = i.id "
+            "LEFT JOIN issue_search f ON f.rowid = r.key"
+        )
+    ).all()
+    assert rows and all(tuple(row) == (1, 1, 1, 1) for row in rows), rows
+    counts = session.execute(
+        sa.text(
+            "SELECT (SELECT count(*) FROM issues), (SELECT count(*) FROM issue_search_rows), "
+            "(SELECT count(*) FROM issue_search)"
+        )
+    ).one()
+    assert counts[0] == counts[1] == counts[2], counts
+
+
+def test_index_follows_every_write(api: Api, make, db: Database, seed: Tenant, other_tenant: Tenant) -> None:
+    pid = seed.project.id
+    target = make(name="TypeError", description="Cannot read properties of undefined", fingerprints=["t1", "t2"])
+    source = make(name="RangeError", description="50%_off is not a number", exception_types=["RangeError", "Äger"])
+    quoted = make(name="Error", description='say "hi" to ÄRGER', status="resolved")
+    make(project_id=other_tenant.project.id, name="TypeError", description="theirs, not ours")
+    assert searched_api(api, "typeerror") == {str(target.id)}
+
+    # Text edits, status changes, a merge (source deleted, its types combined into the target) and a split.
+    assert api.patch(f"issues/{quoted.id}/", json={"name": "Renamed Widget", "status": "active"}).status_code == 200
+    assert api.patch(f"issues/{target.id}/", json={"description": None}).status_code == 200
+    assert api.post(f"issues/{target.id}/merge/", json={"ids": [str(source.id)]}).json() == {"success": True}
+    split = api.post(f"issues/{target.id}/split/", json={"fingerprints": [{"fingerprint": "t2", "name": "Split"}]})
+    assert split.status_code == 200
+    with db.write() as session:
+        session.execute(sa.update(Issue).where(Issue.id == quoted.id).values(status="suppressed"))
+
+    with db.read() as session:
+        index_matches_issues(session)
+        for term in [*TERMS, "renamed", "rangeerror", "split", "theirs", "äger"]:
+            assert searched(session, pid, term) == reference(session, pid, term), term
+        assert searched(session, pid, "widget", statuses=("suppressed",)) == {quoted.id}
+        assert searched(session, pid, "widget", statuses=("active",)) == set()
+        assert searched(session, pid, "rangeerror") == {target.id}  # the merged-in type
+    # Issues deleted with their project leave the index too (ON DELETE CASCADE fires the delete trigger).
+    with db.write() as session:
+        session.execute(sa.delete(Issue).where(Issue.project_id == other_tenant.project.id))
+    with db.read() as session:
+        index_matches_issues(session)
+
+
+def searched_api(api: Api, term: str) -> set[str]:
+    body = api.get("issues/", params={"search": term, "limit": 1000}).json()
+    return {item["id"] for item in body["results"]}
+
+
+TEXT = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=30)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    texts=st.lists(st.tuples(TEXT, st.none() | TEXT, st.none() | TEXT), min_size=1, max_size=6),
+    picks=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 30), st.integers(1, 8)), min_size=1, max_size=4),
+    extra=st.lists(TEXT, max_size=2),
+)
+def test_indexed_search_equals_the_scan(
+    db: Database, seed: Tenant, texts: list[tuple[str, str | None, str | None]], picks: list, extra: list[str]
+) -> None:
+    """Random (Unicode, quotes, %, _, newlines) documents and terms cut out of them or made up."""
+    pid = seed.project.id
+    with db.write() as session:
+        session.execute(sa.delete(Issue).where(Issue.project_id == pid))
+        for name, description, value in texts:
+            create_issue(session, pid, name=name, description=description, exception_values=[value] if value else [])
+    terms = [t.strip() for t in extra]
+    for index, start, length in picks:
+        name = texts[index % len(texts)][0]
+        terms.append(name[start : start + length].strip())
+    with db.read() as session:
+        index_matches_issues(session)
+        for term in terms:
+            if term:
+                assert searched(session, pid, term) == reference(session, pid, term), (term, texts)
+
+
+def test_big_result_pages_agree_with_the_count(api: Api, make, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above SEARCH_PROBE matches the count comes from the index and pages from a LIKE walk: they must agree."""
+    for n in range(12):
+        make(name=f"KeyError {n}", description="lookup failed" if n % 2 else "Lookup FAILED in cache")
+    make(name="ValueError", description="nothing to see")
+    monkeypatch.setattr(queries, "SEARCH_PROBE", 3)
+    pages = [api.get("issues/", params={"search": "LOOKUP failed", "limit": 5, "offset": o}).json() for o in (0, 5, 10)]
+    assert [p["count"] for p in pages] == [12, 12, 12]
+    ids = [item["id"] for p in pages for item in p["results"]]
+    assert len(ids) == len(set(ids)) == 12
+
+
+def test_migration_backfills_existing_issues_and_downgrades(tmp_path: Path) -> None:
+    engine = create_db_engine(f"sqlite:///{tmp_path}/m.db")
+    try:
+        migrate.upgrade(engine, "0005")
+        db = Database(f"sqlite:///{tmp_path}/m.db")
+        tenant = make_tenant(db, email="old@acme.test")
+        with db.write() as session:
+            old = create_issue(session, tenant.project.id, name="LegacyError", description="from before the index")
+        migrate.upgrade(engine)
+        with db.read() as session:
+            index_matches_issues(session)
+            assert searched(session, tenant.project.id, "legacy") == {old.id}
+            triggers = set(session.execute(sa.text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars())
+        assert {"issue_search_insert", "issue_search_text", "issue_search_status", "issue_search_delete"} <= triggers
+        migrate.downgrade(engine, "0005")
+        with engine.connect() as conn:
+            left = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE name LIKE 'issue_search%'").all()
+        assert left == []
+        db.dispose()
+    finally:
+        engine.dispose()
+
+
+# ------------------------------------------------------------------------------------------------------ PostgreSQL
+
+
+@pytest.fixture
+def pg(tmp_path: Path, pg_url: str) -> Iterator[tuple[Api, Database, Tenant]]:
+    app = create_app(make_settings(tmp_path / "data", FAULTLINE_DATABASE_URL=pg_url))
+    with TestClient(app) as client:
+        tenant = make_tenant(app.state.db, email="pg@acme.test")
+        yield Api(client, tenant), app.state.db, tenant
+
+
+def _plan(session: sa.orm.Session, stmt: sa.Select) -> str:
+    compiled = stmt.compile(dialect=session.get_bind().dialect)
+    # Only a bitmap scan remains possible cheaply; if the WHERE expression does not match the index's, the planner
+    # has to fall back to a (disabled, hence visible) sequential scan.
+    session.execute(sa.text("SET LOCAL enable_seqscan = off"))
+    session.execute(sa.text("SET LOCAL enable_indexscan = off"))
+    rows = session.connection().exec_driver_sql("EXPLAIN " + compiled.string, compiled.params).scalars()
+    return "\n".join(rows)
+
+
+@pytest.mark.postgres
+def test_postgres_search_uses_the_trigram_index(pg: tuple[Api, Database, Tenant]) -> None:
+    api, db, tenant = pg
+    pid = tenant.project.id
+    with db.write() as session:
+        hit = create_issue(session, pid, name="TimeoutError", description="Gateway TIMEOUT after 30 s")
+        create_issue(session, pid, name="Über", description="ärger with unicode", exception_types=["ÜberError"])
+        for n in range(20):
+            create_issue(session, pid, name=f"Noise {n}", description="nothing here")
+        plan = _plan(session, sa.select(Issue.id).where(search.match_clause("postgresql", "timeout")))
+    assert "ix_issues_search_trgm" in plan, plan
+    assert searched_api(api, "timeout") == {str(hit.id)}
+    assert searched_api(api, "ÜBERERROR") != set()  # ILIKE folds Unicode case on PostgreSQL
+    assert searched_api(api, "ti") == {str(hit.id)}  # too short for trigrams: the per-column scan
+    assert api.get("issues/", params={"search": "100%_"}).json()["count"] == 0
+
+
+@pytest.mark.postgres
+def test_postgres_without_pg_trgm_privileges_still_migrates_and_searches(pg_url: str, tmp_path: Path) -> None:
+    """A role that may not create extensions gets no index (a warning) and a scanning search, not a failed start."""
+    database = pg_url.rsplit("/", 1)[1]
+    role = f"faultline_noext_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/{database}", autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN")
+        admin.execute(f"GRANT CONNECT ON DATABASE {database} TO {role}")
+        admin.execute(f"GRANT ALL ON SCHEMA public TO {role}")
+    url = pg_url.replace("postgres@", f"{role}@", 1)
+    try:
+        app = create_app(make_settings(tmp_path / "data", FAULTLINE_DATABASE_URL=url))
+        with TestClient(app) as client:
+            db = app.state.db
+            with db.read() as session:
+                present = session.execute(
+                    sa.text("SELECT count(*) FROM pg_indexes WHERE indexname = :n"), {"n": "ix_issues_search_trgm"}
+                ).scalar_one()
+            assert present == 0
+            tenant = make_tenant(db, email="noext@acme.test")
+            with db.write() as session:
+                hit = create_issue(session, tenant.project.id, name="TimeoutError", description="slow")
+            assert searched_api(Api(client, tenant), "TIMEOUT") == {str(hit.id)}
+            db.dispose()
+    finally:
+        with psycopg.connect(PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/{database}", autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,))
+            admin.execute(f"DROP OWNED BY {role}")
+            admin.execute(f"DROP ROLE {role}")
