@@ -24,6 +24,7 @@ from faultline.http.routing import include_project_router
 from faultline.ingest.setup import install_ingest
 from faultline.issues.fingerprints_router import router as fingerprints_router
 from faultline.issues.router import router as issues_router
+from faultline.posthog_js import router as posthog_js
 from faultline.releases.router import router as releases_router
 from faultline.rules.router import router as rules_router
 from faultline.symbols.frames_router import router as stack_frames_router
@@ -90,6 +91,7 @@ def create_app(
     include_project_router(app, rules_router)
     include_project_router(app, autocapture_router)
     remote_config.install(app)
+    posthog_js.install(app, settings)
     install_symbols(app, database, run_repairs=embedded_worker)
     install_ingest(app, settings, database, embedded_worker=embedded_worker)
 

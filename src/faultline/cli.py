@@ -110,6 +110,20 @@ def _print_banner(settings: Settings, created: accounts.Bootstrap | None) -> Non
     sys.stdout.flush()
 
 
+def _posthog_js_hint(settings: Settings) -> None:
+    """posthog-js's snippet and npm builds load exception autocapture from this server: say so while nothing is
+    there to load, because the symptom (no autocaptured errors) is silent."""
+    from faultline.posthog_js.store import AssetStore, default_root
+
+    if not AssetStore(default_root(settings)).versions():
+        typer.echo(
+            "Note: no posthog-js build is installed for /static/, so exception autocapture stays off for sites that "
+            "use the posthog-js snippet or npm package; run `faultline posthog-js install <version>` (README: "
+            "\"Exception autocapture in the browser\")."
+        )
+        sys.stdout.flush()
+
+
 @app.command()
 def serve(
     host: str = typer.Option(None, help="Bind address (default FAULTLINE_HOST or 127.0.0.1)."),
@@ -141,6 +155,7 @@ def serve(
 
         created = _guard(_bootstrap, settings)
         _print_banner(settings, created)
+        _posthog_js_hint(settings)
         application = create_app(settings, db=db, auto_migrate=False, embedded_worker=not no_worker)
         uvicorn.run(
             application,
@@ -345,6 +360,8 @@ def config_command(
         "max decompressed bytes": str(settings.max_decompressed_bytes),
         "max event bytes": str(settings.max_event_bytes),
         "worker batch size": str(settings.worker_batch_size),
+        "posthog-js dir": str(settings.posthog_js_dir),
+        "npm registry": settings.npm_registry,
     }
     for key, value in shown.items():
         typer.echo(f"{key:<24} {value}")
@@ -355,9 +372,11 @@ def main() -> None:
 
 
 def _add_domain_commands() -> None:
+    from faultline.posthog_js.cli import posthog_js_app
     from faultline.symbols.cli import symbols_app
 
     app.add_typer(symbols_app, name="symbols")
+    app.add_typer(posthog_js_app, name="posthog-js")
 
 
 _add_domain_commands()

@@ -101,6 +101,17 @@ ENV_VARS: tuple[EnvVar, ...] = (
         "500",
         "Events the digest worker takes from the queue per batch (one database transaction each).",
     ),
+    EnvVar(
+        "FAULTLINE_POSTHOG_JS_DIR",
+        "<data dir>/posthog-js",
+        "posthog-js builds served under `/static/` (the snippet's `array.js`, lazy-loaded extensions such as "
+        "exception autocapture); filled by `faultline posthog-js install`.",
+    ),
+    EnvVar(
+        "FAULTLINE_NPM_REGISTRY",
+        "https://registry.npmjs.org",
+        "npm registry (or mirror) that `faultline posthog-js install` downloads posthog-js from.",
+    ),
 )
 
 
@@ -136,6 +147,8 @@ class Settings:
     sourcemap_max_bytes: int = 20 * MIB
     sourcemap_timeout: int = 30
     symbol_cache_mb: int = 100
+    posthog_js_dir: Path | None = None
+    npm_registry: str = "https://registry.npmjs.org"
 
     @property
     def is_sqlite(self) -> bool:
@@ -214,6 +227,14 @@ def _secret_key(env: Mapping[str, str], data_dir: Path, *, create: bool) -> str:
     return value
 
 
+def _npm_registry(env: Mapping[str, str]) -> str:
+    value = env.get("FAULTLINE_NPM_REGISTRY", "").strip() or _env_default("FAULTLINE_NPM_REGISTRY")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"FAULTLINE_NPM_REGISTRY={value!r} must be an absolute http(s) URL")
+    return value.rstrip("/")
+
+
 def load_settings(env: Mapping[str, str] | None = None, *, create_dirs: bool = True) -> Settings:
     """Read and validate settings; `create_dirs` creates the data dir and persists a generated secret key."""
     env = os.environ if env is None else env
@@ -281,6 +302,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, create_dirs: bool = T
         sourcemap_max_bytes=_parse_int(env, "FAULTLINE_SOURCEMAP_MAX_BYTES", minimum=1024),
         sourcemap_timeout=_parse_int(env, "FAULTLINE_SOURCEMAP_TIMEOUT", minimum=1, maximum=600),
         symbol_cache_mb=_parse_int(env, "FAULTLINE_SYMBOL_CACHE_MB", minimum=1),
+        posthog_js_dir=Path(env.get("FAULTLINE_POSTHOG_JS_DIR", "").strip() or data_dir / "posthog-js")
+        .expanduser()
+        .resolve(),
+        npm_registry=_npm_registry(env),
     )
 
 

@@ -14,7 +14,6 @@ import faultline.models
 from faultline import migrate
 from faultline.db import create_db_engine
 
-
 # The issue-list search index (migration 0009) is raw DDL, not models, because it depends on the database: on
 # SQLite the FTS5 table, its shadow tables (issue_search_data, _idx, _content, _docsize, _config) and its row map; on
 # PostgreSQL a GIN trigram index that exists only where pg_trgm could be created.
