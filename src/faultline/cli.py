@@ -119,7 +119,7 @@ def _posthog_js_hint(settings: Settings) -> None:
         typer.echo(
             "Note: no posthog-js build is installed for /static/, so exception autocapture stays off for sites that "
             "use the posthog-js snippet or npm package; run `faultline posthog-js install <version>` (README: "
-            "\"Exception autocapture in the browser\")."
+            '"Exception autocapture in the browser").'
         )
         sys.stdout.flush()
 
