@@ -145,14 +145,14 @@ def test_first_match_wins_in_ascending_order_key(db: Database, tenant: Tenant) -
             session,
             tenant.project,
             filters=where(TYPES, "icontains", "error"),
-            assignee=("role", role.id),
+            assignee=Assignee("role", role.id),
             description=None,
         )
         narrow = rules.create_grouping_rule(
             session,
             tenant.project,
             filters=where(TYPES, "exact", "TypeError"),
-            assignee=("user", tenant.user.id),
+            assignee=Assignee("user", tenant.user.id),
             description=None,
         )
         rules.reorder_rules(session, GroupingRule, pid, {str(broad.id): 10, str(narrow.id): 5})
@@ -177,7 +177,7 @@ def test_assignment_rules_see_the_issue(db: Database, tenant: Tenant) -> None:
     }
     with db.write() as session:
         rules.create_assignment_rule(
-            session, tenant.project, filters=issue_filter, assignee=("user", tenant.user.id), order_key=0
+            session, tenant.project, filters=issue_filter, assignee=Assignee("user", tenant.user.id), order_key=0
         )
     engine = RulesEngine()
     with db.write() as session:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from faultline.accounts import assignees
 from faultline.http.errors import FieldError
-from faultline.pipeline.seams import Assignee
 
 Status = Literal["active", "resolved", "suppressed"]
 Severity = Literal["low", "medium", "high", "critical"]
@@ -133,36 +133,10 @@ class FingerprintOut(BaseModel):
 # --- requests ------------------------------------------------------------------------------------------------------
 
 
-class AssigneeIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class AssigneeIn(assignees.AssigneeIn):
+    """PostHog's issue endpoints word id errors their own way ("Provide a numeric user ID.")."""
 
-    # `type` is declared first so the id validator can see it (DRF validates the pair together).
-    type: Literal["user", "role"] = Field(description="Assignment target type: user or role.")
-    id: Any = Field(
-        description="User id (integer) or role UUID.",
-        json_schema_extra={"oneOf": [{"type": "integer"}, {"type": "string"}]},
-    )
-
-    @field_validator("id", mode="before")
-    @classmethod
-    def _id(cls, value: Any, info: ValidationInfo) -> int | uuid.UUID | Any:
-        if isinstance(value, bool) or not isinstance(value, int | str):
-            raise FieldError("Expected a user ID or role UUID.")
-        kind = info.data.get("type")
-        if kind == "user":
-            try:
-                return int(str(value))
-            except ValueError:
-                raise FieldError("Provide a numeric user ID.") from None
-        if kind == "role":
-            try:
-                return uuid.UUID(str(value))
-            except ValueError:
-                raise FieldError("Provide a valid role UUID.") from None
-        return value
-
-    def to_assignee(self) -> Assignee:
-        return Assignee(type=self.type, id=self.id)
+    wording: ClassVar[assignees.Wording] = assignees.ISSUE_WORDING
 
 
 class AssignIn(BaseModel):

@@ -22,7 +22,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from faultline.accounts import service as accounts
+from faultline.accounts import assignees
 from faultline.accounts.models import User
 from faultline.db import upsert, utcnow
 from faultline.ids import uuid7
@@ -221,16 +221,8 @@ def update_issue(
 
 def check_assignee(session: Session, organization_id: uuid.UUID, assignee: Assignee) -> None:
     """The assignee must be a member (user) or a role of the project's organization."""
-    if assignee.type == "user":
-        user_id = assignee.id
-        # Ids outside the column's range cannot exist (and would overflow the driver).
-        ok = isinstance(user_id, int) and 0 < user_id < 2**31
-        if not ok or accounts.organization_user(session, organization_id, int(user_id)) is None:
-            raise AssigneeNotInOrganization("Assignee user does not belong to this organization.")
-    else:
-        role_id = assignee.id
-        if not isinstance(role_id, uuid.UUID) or accounts.organization_role(session, organization_id, role_id) is None:
-            raise AssigneeNotInOrganization("Assignee role does not belong to this organization.")
+    if message := assignees.membership_error(session, organization_id, assignee):
+        raise AssigneeNotInOrganization(message)
 
 
 def _assign_one(

@@ -6,7 +6,6 @@ body, the grouping-rule list is unpaginated (`{"results": [...]}`), the other li
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from fastapi import Depends, Response
@@ -17,6 +16,7 @@ from faultline.http.auth import ProjectContext, project_access
 from faultline.http.deps import read_session, write_session
 from faultline.http.pagination import Page, PageParams, page_params, paginate_query
 from faultline.http.routing import Router
+from faultline.pipeline.seams import Assignee
 from faultline.rules import schemas
 from faultline.rules import service as rules
 from faultline.rules.models import AssignmentRule, GroupingRule, SuppressionRule
@@ -45,8 +45,8 @@ def _get_or_404(session: Session, model: RuleModel, ctx: ProjectContext, rule_id
     return rule
 
 
-def _assignee(value: schemas.AssigneeIn | None) -> tuple[str, int | uuid.UUID] | None:
-    return (value.type, value.id) if value is not None else None
+def _assignee(value: schemas.AssigneeIn | None) -> Assignee | None:
+    return value.to_assignee() if value is not None else None
 
 
 def _reorder(session: Session, model: RuleModel, ctx: ProjectContext, body: schemas.ReorderIn | None) -> Response:

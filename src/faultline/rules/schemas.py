@@ -11,11 +11,12 @@ import math
 import re
 import uuid
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from faultline.accounts import assignees
 from faultline.http.errors import FieldError
 from faultline.rules import filters as rule_filters
 
@@ -132,50 +133,10 @@ def drf_int(value: Any, *, minimum: int = INT32_MIN, maximum: int = INT32_MAX) -
 # ---------------------------------------------------------------------------------------------------- assignee
 
 
-class AssigneeIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class AssigneeIn(assignees.AssigneeIn):
+    """The rule endpoints' wording ("User assignee IDs must be integers.")."""
 
-    type: Any = Field(..., description="`user` or `role`.", json_schema_extra={"enum": ["user", "role"]})
-    id: Any = Field(
-        ...,
-        description="User id (integer) when type is `user`, role UUID when type is `role`.",
-        json_schema_extra={"oneOf": [{"type": "integer"}, {"type": "string", "format": "uuid"}]},
-    )
-
-    @field_validator("type")
-    @classmethod
-    def _type(cls, value: Any) -> str:
-        _not_null(value)
-        if not isinstance(value, str) or value not in ("user", "role"):
-            raise FieldError(f'"{value}" is not a valid choice.', code="invalid_choice")
-        return value
-
-    @field_validator("id")
-    @classmethod
-    def _id(cls, value: Any, info: ValidationInfo) -> int | uuid.UUID:
-        _not_null(value)
-        parsed: int | uuid.UUID
-        if isinstance(value, bool):
-            raise FieldError("Expected an integer user ID or UUID role ID.")
-        if isinstance(value, int):
-            parsed = value
-        elif isinstance(value, str) and len(value) <= 64:
-            try:
-                parsed = uuid.UUID(value)
-            except ValueError:
-                if not (value.isascii() and value.isdigit()):
-                    raise FieldError("Expected an integer user ID or UUID role ID.") from None
-                parsed = int(value)
-        else:
-            raise FieldError("Expected an integer user ID or UUID role ID.")
-        kind = info.data.get("type")
-        if kind == "user" and not isinstance(parsed, int):
-            raise FieldError("User assignee IDs must be integers.")
-        if kind == "role" and not isinstance(parsed, uuid.UUID):
-            raise FieldError("Role assignee IDs must be UUIDs.")
-        if isinstance(parsed, int) and not 0 < parsed <= INT32_MAX:
-            raise FieldError("Expected an integer user ID or UUID role ID.")
-        return parsed
+    wording: ClassVar[assignees.Wording] = assignees.RULE_WORDING
 
 
 class AssigneeOut(BaseModel):

@@ -14,10 +14,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from faultline.accounts import service as accounts
+from faultline.accounts import assignees
 from faultline.accounts.models import Project
 from faultline.db import utcnow
 from faultline.issues.models import Issue, IssueFingerprint
+from faultline.pipeline.seams import Assignee
 from faultline.rules import revisions
 from faultline.rules.filters import FilterError, compile_filters
 from faultline.rules.models import MATCH_ALL_FILTERS, AssignmentRule, GroupingRule, SuppressionRule
@@ -46,17 +47,13 @@ def check_compiles(filters: Mapping[str, Any]) -> None:
         raise RuleError(str(exc)) from None
 
 
-def resolve_assignee(session: Session, project: Project, kind: str, assignee_id: int | uuid.UUID) -> dict[str, Any]:
+def resolve_assignee(session: Session, project: Project, assignee: Assignee) -> dict[str, Any]:
     """Column values for an assignee that must belong to the project's organization."""
-    if kind == "user":
-        assert isinstance(assignee_id, int)
-        if accounts.organization_user(session, project.organization_id, assignee_id) is None:
-            raise RuleError("Assignee user does not belong to this organization.", "assignee__id")
-        return {"user_id": assignee_id, "role_id": None}
-    assert isinstance(assignee_id, uuid.UUID)
-    if accounts.organization_role(session, project.organization_id, assignee_id) is None:
-        raise RuleError("Assignee role does not belong to this organization.", "assignee__id")
-    return {"user_id": None, "role_id": assignee_id}
+    if message := assignees.membership_error(session, project.organization_id, assignee):
+        raise RuleError(message, "assignee__id")
+    if assignee.type == "user":
+        return {"user_id": assignee.id, "role_id": None}
+    return {"user_id": None, "role_id": assignee.id}
 
 
 def assignee_json(rule: GroupingRule | AssignmentRule) -> dict[str, Any] | None:
@@ -132,11 +129,11 @@ def create_grouping_rule(
     project: Project,
     *,
     filters: Mapping[str, Any],
-    assignee: tuple[str, int | uuid.UUID] | None,
+    assignee: Assignee | None,
     description: str | None,
 ) -> GroupingRule:
     check_compiles(filters)
-    owner = resolve_assignee(session, project, *assignee) if assignee else {"user_id": None, "role_id": None}
+    owner = resolve_assignee(session, project, assignee) if assignee else {"user_id": None, "role_id": None}
     return _insert(session, GroupingRule, project.id, {"filters": dict(filters), "description": description, **owner})
 
 
@@ -153,11 +150,11 @@ def create_assignment_rule(
     project: Project,
     *,
     filters: Mapping[str, Any],
-    assignee: tuple[str, int | uuid.UUID],
+    assignee: Assignee,
     order_key: int,
 ) -> AssignmentRule:
     check_compiles(filters)
-    owner = resolve_assignee(session, project, *assignee)
+    owner = resolve_assignee(session, project, assignee)
     return _insert(session, AssignmentRule, project.id, {"filters": dict(filters), "order_key": order_key, **owner})
 
 
@@ -167,14 +164,14 @@ def update_assignment_rule(
     rule: AssignmentRule,
     *,
     filters: Mapping[str, Any] | None,
-    assignee: tuple[str, int | uuid.UUID] | None,
+    assignee: Assignee | None,
 ) -> None:
     values: dict[str, Any] = {}
     if filters is not None:
         check_compiles(filters)
         values["filters"] = dict(filters)
     if assignee is not None:
-        values.update(resolve_assignee(session, project, *assignee))
+        values.update(resolve_assignee(session, project, assignee))
     _update(session, rule, values)
 
 
