@@ -22,6 +22,7 @@ from faultline.issues.filters import IssueQuery
 from faultline.issues.lifecycle import SCOPE
 from faultline.issues.models import ActivityLog, Event, Issue, IssueAssignment, IssueFingerprint
 from faultline.issues.sanitize import is_storable
+from faultline.issues.search import like_pattern as _like_pattern
 
 ISSUE_COLUMNS = (
     Issue.id,
@@ -229,17 +230,12 @@ def _count(session: Session, dialect: str, project_id: int, query: IssueQuery, u
 
 
 def _only_index_filters(query: IssueQuery) -> bool:
-    """Whether the search index's row map (project, status) can answer the count without reading `issues`."""
-    return (
-        query.assignee is None
-        and not query.severities
-        and query.first_seen_after is None
-        and query.first_seen_before is None
-        and query.last_seen_after is None
-        and query.last_seen_before is None
-        and query.date_from is None
-        and query.date_to is None
+    """Whether the search index's row map (project, status) can answer the count without reading `issues`: no
+    filter but search and status (spelled as a comparison so that a filter added to IssueQuery later counts as one)."""
+    plain = IssueQuery(
+        statuses=query.statuses, search=query.search, order_by=query.order_by, descending=query.descending
     )
+    return query == plain
 
 
 def _indexed_count(session: Session, project_id: int, query: IssueQuery, user_id: int | None) -> int:
@@ -347,7 +343,7 @@ def issue_values(session: Session, project_id: int, key: str | None, value: str 
     if column is None:
         return []
     dialect = session.get_bind().dialect.name
-    pattern = search.like_pattern(value)
+    pattern = _like_pattern(value)
     match = column.ilike(pattern, escape="\\") if dialect == "postgresql" else column.like(pattern, escape="\\")
     rows = session.execute(
         sa.select(column).where(Issue.project_id == project_id, column.is_not(None), match).distinct().limit(limit)
