@@ -240,3 +240,28 @@ def test_postgres_without_pg_trgm_privileges_still_migrates_and_searches(pg_url:
             admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,))
             admin.execute(f"DROP OWNED BY {role}")
             admin.execute(f"DROP ROLE {role}")
+
+
+def test_search_combined_with_other_filters(
+    api: Api, make, db: Database, seed: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Filters the index's row map does not carry (severity, assignee, dates) are applied through `issues`, on the
+    probe path (few matches) and on the count-then-walk path (many) alike."""
+    for n in range(10):
+        make(name=f"TimeoutError {n}", severity="high" if n % 2 else None, status="resolved" if n % 3 else "active")
+    make(name="Unrelated", severity="high")
+    flagged = make(name="TimeoutError flagged", severity="high")
+    api.patch(f"issues/{flagged.id}/assign/", json={"assignee": {"type": "user", "id": seed.user.id}})
+    cases = [
+        ({"severity": "high"}, 6),
+        ({"severity": "high", "status": "resolved"}, 3),
+        ({"assignee": "me"}, 1),
+        ({"assignee": "unassigned", "severity": "high"}, 5),
+        ({"first_seen_after": "-1d"}, 0),
+    ]
+    for probe in (1, queries.SEARCH_PROBE):
+        monkeypatch.setattr(queries, "SEARCH_PROBE", probe)
+        for params, expected in cases:
+            body = api.get("issues/", params={"search": "TIMEOUT", "limit": 3, **params}).json()
+            assert body["count"] == expected, (probe, params)
+            assert len(body["results"]) == min(3, expected)
