@@ -4,10 +4,13 @@
 * `pg_url`: a fresh database on the machine's real PostgreSQL (skips loudly if it cannot be started).
 * `seed`: an organization, project, user and full-access API key created through the account service.
 * `live_server`: the real `faultline serve` process, one per test module.
+* `live_db`: a Database on the live server's SQLite file.
+* `cli_env`: a clean FAULTLINE_* environment with a fresh data dir, for in-process CLI runs.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -100,6 +103,16 @@ def pg_url(postgres_available: None) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An environment for in-process `faultline` commands: no FAULTLINE_* from outside, a fresh data dir."""
+    for key in list(os.environ):
+        if key.startswith("FAULTLINE_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("FAULTLINE_DATA_DIR", str(tmp_path))
+    return tmp_path
+
+
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     server = LiveServer(data_dir=tmp_path_factory.mktemp("live") / "data")
@@ -108,3 +121,11 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def live_db(live_server: LiveServer) -> Iterator[Database]:
+    """The live server's own SQLite database, to see what its digest worker stored."""
+    database = Database(f"sqlite:///{live_server.data_dir / 'faultline.db'}")
+    yield database
+    database.dispose()

@@ -16,15 +16,6 @@ from faultline.db import Database
 runner = CliRunner()
 
 
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for key in list(__import__("os").environ):
-        if key.startswith("FAULTLINE_"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("FAULTLINE_DATA_DIR", str(tmp_path))
-    return tmp_path
-
-
 @pytest.mark.parametrize(
     ("command", "expected"),
     [
@@ -45,7 +36,7 @@ def test_help_is_accurate(command: list[str], expected: list[str]) -> None:
         assert word in result.output, (command, word)
 
 
-def test_migrate_then_projects(env: Path) -> None:
+def test_migrate_then_projects(cli_env: Path) -> None:
     result = runner.invoke(app, ["migrate"])
     assert result.exit_code == 0, result.output
     assert f"empty -> {migrate.head_revision()}" in result.output
@@ -56,7 +47,7 @@ def test_migrate_then_projects(env: Path) -> None:
     assert "Shop" in listed.output and "phc_" in listed.output
 
 
-def test_createuser_and_createkey(env: Path) -> None:
+def test_createuser_and_createkey(cli_env: Path) -> None:
     result = runner.invoke(app, ["createuser", "dev@example.com", "--first-name", "Dev"])
     assert result.exit_code == 0, result.output
     assert "password:" in result.output
@@ -74,7 +65,7 @@ def test_createuser_and_createkey(env: Path) -> None:
     assert duplicate.exit_code == 2 and "already exists" in duplicate.output
 
 
-def test_createkey_errors_are_one_line(env: Path) -> None:
+def test_createkey_errors_are_one_line(cli_env: Path) -> None:
     missing = runner.invoke(app, ["createkey", "ghost@example.com"])
     assert missing.exit_code == 2
     assert missing.output.strip() == "faultline: error: no user with email 'ghost@example.com'"
@@ -83,7 +74,7 @@ def test_createkey_errors_are_one_line(env: Path) -> None:
     assert bad.exit_code == 2 and "Unknown scope 'root'" in bad.output
 
 
-def test_bad_configuration_fails_without_traceback(env: Path) -> None:
+def test_bad_configuration_fails_without_traceback(cli_env: Path) -> None:
     result = runner.invoke(app, ["migrate"], env={"FAULTLINE_PORT": "nope"})
     assert result.exit_code == 2
     assert result.output.strip() == "faultline: error: FAULTLINE_PORT='nope' is not an integer"
@@ -93,8 +84,8 @@ def test_bad_configuration_fails_without_traceback(env: Path) -> None:
     assert unreachable.output.startswith("faultline: error: cannot use database postgresql+psycopg://x@127.0.0.1:1/x")
 
 
-def test_config_prints_settings_and_markdown(env: Path) -> None:
+def test_config_prints_settings_and_markdown(cli_env: Path) -> None:
     shown = runner.invoke(app, ["config"])
-    assert str(env) in shown.output and "secret" not in shown.output.lower()
+    assert str(cli_env) in shown.output and "secret" not in shown.output.lower()
     table = runner.invoke(app, ["config", "--markdown"])
     assert "| `FAULTLINE_DATABASE_URL` |" in table.output

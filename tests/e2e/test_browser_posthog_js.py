@@ -4,7 +4,6 @@ chained error (`new Error(…, {cause})`) and an uncaught error (autocapture) be
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,8 +13,8 @@ import sqlalchemy as sa
 from faultline.db import Database
 from faultline.issues.models import Event, Issue
 from faultline.symbols.models import StackFrame
-from tests.support.browser import POSTHOG_JS, USER_AGENT, PageServer, ensure_npm_packages, launch_chromium
-from tests.support.live_server import LiveServer
+from tests.support.browser import POSTHOG_JS, USER_AGENT, PageServer, ensure_npm_packages
+from tests.support.live_server import LiveServer, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -61,32 +60,22 @@ def site(tmp_path_factory: pytest.TempPathFactory, live_server: LiveServer) -> I
     pages.stop()
 
 
-def wait_for_issues(db: Database, names: set[str], page: Any, timeout_s: float = 30.0) -> set[str]:
-    """Issue names stored so far, polled until `names` are all there (the worker digests asynchronously)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        with db.read() as session:
-            found = set(session.execute(sa.select(Issue.name)).scalars())
-        if names <= found or time.monotonic() > deadline:
-            return found
-        page.wait_for_timeout(250)
+def test_posthog_js_in_chromium(site: PageServer, chromium: Any, live_db: Database) -> None:
+    page = chromium.new_context(user_agent=USER_AGENT).new_page()
+    page.goto(f"{site.url}/index.html")
+    page.wait_for_function("window.posthog && window.posthog.__loaded === true", timeout=15_000)
+    page.evaluate("window.runScenario()")
 
+    def names() -> set[str]:
+        with live_db.read() as session:
+            return set(session.execute(sa.select(Issue.name)).scalars())
 
-def test_posthog_js_in_chromium(site: PageServer, live_server: LiveServer) -> None:
-    db = Database(f"sqlite:///{live_server.data_dir / 'faultline.db'}")
-    try:
-        with launch_chromium() as browser:
-            page = browser.new_context(user_agent=USER_AGENT).new_page()
-            page.goto(f"{site.url}/index.html")
-            page.wait_for_function("window.posthog && window.posthog.__loaded === true", timeout=15_000)
-            page.evaluate("window.runScenario()")
-            names = wait_for_issues(db, {"TypeError", "Error", "RangeError"}, page)
-        assert {"TypeError", "Error", "RangeError"} <= names, names
-        with db.read() as s:
-            events = {e.properties["$exception_types"][0]: e for e in s.execute(sa.select(Event)).scalars()}
-            frames = s.execute(sa.select(StackFrame)).scalars().all()
-    finally:
-        db.dispose()
+    arrived = wait_until(lambda: {"TypeError", "Error", "RangeError"} <= names())
+    page.context.close()
+    assert arrived, names()
+    with live_db.read() as s:
+        events = {e.properties["$exception_types"][0]: e for e in s.execute(sa.select(Event)).scalars()}
+        frames = s.execute(sa.select(StackFrame)).scalars().all()
 
     handled = events["TypeError"]
     assert handled.lib == "web" and handled.properties["scenario"] == "handled"

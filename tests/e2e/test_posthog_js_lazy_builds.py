@@ -11,7 +11,6 @@ import json
 import subprocess
 import sys
 import tarfile
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,9 +26,8 @@ from tests.support.browser import (
     PageServer,
     SentRequests,
     ensure_npm_packages,
-    launch_chromium,
 )
-from tests.support.live_server import LiveServer
+from tests.support.live_server import LiveServer, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -121,32 +119,24 @@ def pages(live_server: LiveServer, installed: str) -> Iterator[PageServer]:
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def browser(pages: PageServer) -> Iterator[Any]:
-    with launch_chromium() as chromium:
-        yield chromium
+def stored_event(db: Database, message: str) -> dict[str, Any] | None:
+    """The stored properties of the event carrying `message`, polled until the digest worker has stored it."""
 
-
-def stored_event(live_server: LiveServer, message: str, timeout_s: float = 30.0) -> dict[str, Any] | None:
-    db = Database(f"sqlite:///{live_server.data_dir / 'faultline.db'}")
-    try:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            with db.read() as session:
-                for properties in session.execute(sa.select(Event.properties)).scalars():
-                    if any(e.get("value") == message for e in properties.get("$exception_list", [])):
-                        return properties
-            time.sleep(0.3)
+    def find() -> dict[str, Any] | None:
+        with db.read() as session:
+            for properties in session.execute(sa.select(Event.properties)).scalars():
+                if any(e.get("value") == message for e in properties.get("$exception_list", [])):
+                    return properties
         return None
-    finally:
-        db.dispose()
+
+    return wait_until(find)
 
 
 @pytest.mark.parametrize("build", ["snippet", "module", "full"])
 def test_uncaught_error_arrives(
-    build: str, browser: Any, pages: PageServer, live_server: LiveServer, installed: str
+    build: str, chromium: Any, pages: PageServer, live_server: LiveServer, live_db: Database, installed: str
 ) -> None:
-    context = browser.new_context(user_agent=USER_AGENT)
+    context = chromium.new_context(user_agent=USER_AGENT)
     page = context.new_page()
     sent = SentRequests(origin=live_server.url)
     sent.attach(page)
@@ -162,7 +152,7 @@ def test_uncaught_error_arrives(
         page.wait_for_timeout(300)
         message = f"uncaught in the {build} build"
         page.evaluate(THROW % json.dumps(message))
-        properties = stored_event(live_server, message)
+        properties = stored_event(live_db, message)
     finally:
         context.close()
 

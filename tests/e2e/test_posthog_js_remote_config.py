@@ -9,16 +9,12 @@ sent (and stored by Faultline), and (b) does not autocapture exceptions when the
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
-from faultline.db import Database
-from faultline.issues.models import Event
 from tests.support.browser import (
     POSTHOG_JS,
     USER_AGENT,
@@ -26,7 +22,6 @@ from tests.support.browser import (
     SentRequests,
     ensure_npm_packages,
     exception_types,
-    launch_chromium,
 )
 from tests.support.live_server import LiveServer
 
@@ -51,24 +46,7 @@ def server(live_server: LiveServer) -> dict[str, Any]:
         **creds,
         "url": live_server.url,
         "headers": {"Authorization": f"Bearer {creds['api_key']}"},
-        "database_url": f"sqlite:///{live_server.data_dir / 'faultline.db'}",
     }
-
-
-def stored_messages(server: dict[str, Any], wanted: set[str], timeout_s: float = 30.0) -> set[str]:
-    """Exception messages Faultline stored, polled until `wanted` are all there (the worker digests async)."""
-    db = Database(server["database_url"])
-    try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            with db.read() as session:
-                rows = session.execute(sa.select(Event.properties)).scalars().all()
-            found = {e.get("value") for props in rows for e in props.get("$exception_list", [])}
-            if wanted <= found or time.monotonic() > deadline:
-                return found
-            time.sleep(0.3)
-    finally:
-        db.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -78,12 +56,6 @@ def pages(server: dict[str, Any]) -> Iterator[PageServer]:
     page_server = PageServer(pages={"/": html}, files={"/static/array.full.js": POSTHOG_JS}).start()
     yield page_server
     page_server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser(pages: PageServer) -> Iterator[Any]:
-    with launch_chromium() as chromium:
-        yield chromium
 
 
 def api(server: dict[str, Any], path: str) -> str:
@@ -113,7 +85,7 @@ def messages(sent: SentRequests) -> list[str]:
     return [e.get("value") for event in unique.values() for e in event["properties"]["$exception_list"]]
 
 
-def test_suppression_rule_is_applied_by_the_sdk(server: dict[str, Any], pages: PageServer, browser: Any) -> None:
+def test_suppression_rule_is_applied_by_the_sdk(server: dict[str, Any], pages: PageServer, chromium: Any) -> None:
     rule = {
         "type": "OR",
         "values": [{"key": "$exception_types", "type": "event", "operator": "exact", "value": ["TypeError"]}],
@@ -123,7 +95,7 @@ def test_suppression_rule_is_applied_by_the_sdk(server: dict[str, Any], pages: P
     config = httpx.get(f"{server['url']}/array/{server['project_token']}/config").json()
     assert config["errorTracking"]["suppressionRules"] == [rule]
 
-    context, page, sent = open_shop(browser, pages, server)
+    context, page, sent = open_shop(chromium, pages, server)
     try:
         page.evaluate("throwLater('TypeError', 'cart is undefined (autocaptured)')")
         page.evaluate("throwLater('RangeError', 'quantity out of range (autocaptured)')")
@@ -140,14 +112,14 @@ def test_suppression_rule_is_applied_by_the_sdk(server: dict[str, Any], pages: P
         context.close()
 
 
-def test_autocapture_is_off_when_the_project_opts_out(server: dict[str, Any], pages: PageServer, browser: Any) -> None:
+def test_autocapture_is_off_when_the_project_opts_out(server: dict[str, Any], pages: PageServer, chromium: Any) -> None:
     response = httpx.patch(
         api(server, "settings/update_settings/"),
         headers=server["headers"],
         json={"autocapture_exceptions_opt_in": False},
     )
     assert response.status_code == 200 and response.json()["autocapture_exceptions_opt_in"] is False
-    context, page, sent = open_shop(browser, pages, server)
+    context, page, sent = open_shop(chromium, pages, server)
     try:
         page.evaluate("throwLater('RangeError', 'nobody should see this (autocaptured)')")
         page.wait_for_timeout(300)

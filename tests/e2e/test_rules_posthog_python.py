@@ -4,8 +4,6 @@ applies the grouping, suppression and assignment rules created through the REST 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -38,14 +36,7 @@ def caught(exc: Exception) -> Exception:
         return raised
 
 
-@pytest.fixture(scope="module")
-def db(live_server: LiveServer) -> Iterator[Database]:
-    database = Database(f"sqlite:///{Path(live_server.data_dir) / 'faultline.db'}")
-    yield database
-    database.dispose()
-
-
-def test_rules_apply_to_real_sdk_events(live_server: LiveServer, db: Database) -> None:
+def test_rules_apply_to_real_sdk_events(live_server: LiveServer, live_db: Database) -> None:
     creds = live_server.credentials()
     headers = {"Authorization": f"Bearer {creds['api_key']}"}
     base = f"{live_server.url}/api/environments/{creds['project_id']}/error_tracking"
@@ -78,7 +69,7 @@ def test_rules_apply_to_real_sdk_events(live_server: LiveServer, db: Database) -
 
     deadline = time.monotonic() + 30
     while True:
-        with db.read() as session:
+        with live_db.read() as session:
             events = session.execute(sa.select(Event)).scalars().all()
             report = httpx.get(f"{base}/ingestion/", headers=headers).json()
         if (report["queue"]["pending"] == 0 and len(events) >= 3) or time.monotonic() > deadline:
@@ -95,7 +86,7 @@ def test_rules_apply_to_real_sdk_events(live_server: LiveServer, db: Database) -
     grouped = [by_message["payment declined: card expired"], by_message["payment gateway timed out"]]
     assert {e.fingerprint for e in grouped} == {f"custom-rule:{grouping['id']}"}
     assert grouped[0].issue_id == grouped[1].issue_id != by_message["inventory service timed out"].issue_id
-    with db.read() as session:
+    with live_db.read() as session:
         owner = session.execute(
             sa.select(IssueAssignment.user_id).where(IssueAssignment.issue_id == grouped[0].issue_id)
         ).scalar()

@@ -3,10 +3,6 @@ and the opt-in V1 transport; chained exceptions become issues, fingerprints, eve
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-from pathlib import Path
-
 import httpx
 import pytest
 import sqlalchemy as sa
@@ -15,7 +11,7 @@ from posthog import Posthog
 from faultline.db import Database
 from faultline.issues.models import Event, Issue, IssueFingerprint
 from faultline.symbols.models import StackFrame
-from tests.support.live_server import LiveServer
+from tests.support.live_server import LiveServer, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -48,24 +44,15 @@ def server(live_server: LiveServer) -> LiveServer:
     return live_server
 
 
-@pytest.fixture(scope="module")
-def db(server: LiveServer) -> Iterator[Database]:
-    database = Database(f"sqlite:///{Path(server.data_dir) / 'faultline.db'}")
-    yield database
-    database.dispose()
-
-
 def wait_for_events(db: Database, count: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def stored() -> int:
         with db.read() as s:
-            if s.execute(sa.select(sa.func.count()).select_from(Event)).scalar_one() >= count:
-                return
-        time.sleep(0.1)
-    raise AssertionError(f"fewer than {count} events digested within {timeout}s")
+            return int(s.execute(sa.select(sa.func.count()).select_from(Event)).scalar_one())
+
+    assert wait_until(lambda: stored() >= count, timeout), f"fewer than {count} events digested within {timeout}s"
 
 
-def test_real_sdk_default_transport_gzip_and_v1(server: LiveServer, db: Database) -> None:
+def test_real_sdk_default_transport_gzip_and_v1(server: LiveServer, live_db: Database) -> None:
     creds = server.credentials()
     token, api_key = creds["project_token"], creds["api_key"]
 
@@ -74,15 +61,15 @@ def test_real_sdk_default_transport_gzip_and_v1(server: LiveServer, db: Database
     batch_client.capture_exception(caught(charge, "bob", "7,00"), distinct_id="bob")
     batch_client.flush()
     batch_client.shutdown()
-    wait_for_events(db, 2)
+    wait_for_events(live_db, 2)
 
     v1_client = Posthog(token, host=server.url, capture_mode="v1", sync_mode=True, max_retries=1)
     v1_client.capture_exception(caught(charge, "carol", "1,5"), distinct_id="carol")
     v1_client.capture_exception(caught(refund, "order-9"), distinct_id="carol")
     v1_client.shutdown()
-    wait_for_events(db, 4)
+    wait_for_events(live_db, 4)
 
-    with db.read() as s:
+    with live_db.read() as s:
         issues = {i.name: i for i in s.execute(sa.select(Issue)).scalars()}
         assert set(issues) == {"RuntimeError", "KeyError"}
         runtime = issues["RuntimeError"]

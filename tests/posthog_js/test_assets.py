@@ -8,7 +8,6 @@ import hashlib
 import io
 import json
 import logging
-import os
 import tarfile
 import threading
 from collections.abc import Iterator
@@ -242,16 +241,7 @@ def test_registry_install_refuses_what_it_cannot_trust(store: AssetStore, regist
 # ------------------------------------------------------------------------------------------------- CLI
 
 
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for key in list(os.environ):
-        if key.startswith("FAULTLINE_"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("FAULTLINE_DATA_DIR", str(tmp_path))
-    return tmp_path
-
-
-def test_cli_install_list_remove(env: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_install_list_remove(cli_env: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
     runner = CliRunner()
     assert "no posthog-js version installed" in runner.invoke(cli_app, ["posthog-js", "list"]).output
     registry.publish("1.449.2", tarball("1.449.2"), tags=("latest",))
@@ -260,8 +250,8 @@ def test_cli_install_list_remove(env: Path, registry: Registry, monkeypatch: pyt
     assert result.exit_code == 0, result.output
     assert "installed posthog-js 1.449.2 (2 files" in result.output
     assert "/static/1.449.2/exception-autocapture.js" in result.output
-    assert (env / "posthog-js" / "1.449.2" / "exception-autocapture.js").is_file()
-    tgz = env / "posthog-js-1.450.0.tgz"
+    assert (cli_env / "posthog-js" / "1.449.2" / "exception-autocapture.js").is_file()
+    tgz = cli_env / "posthog-js-1.450.0.tgz"
     tgz.write_bytes(tarball("1.450.0"))
     assert runner.invoke(cli_app, ["posthog-js", "install", str(tgz)]).exit_code == 0
     listed = runner.invoke(cli_app, ["posthog-js", "list"]).output
@@ -270,7 +260,7 @@ def test_cli_install_list_remove(env: Path, registry: Registry, monkeypatch: pyt
     assert failed.exit_code == 2 and "cannot install posthog-js from 7.7.7" in failed.output
     assert runner.invoke(cli_app, ["posthog-js", "remove", "1.450.0"]).exit_code == 0
     assert runner.invoke(cli_app, ["posthog-js", "remove", "1.450.0"]).exit_code == 2
-    monkeypatch.setenv("FAULTLINE_POSTHOG_JS_DIR", str(env / "elsewhere"))
+    monkeypatch.setenv("FAULTLINE_POSTHOG_JS_DIR", str(cli_env / "elsewhere"))
     assert "no posthog-js version installed" in runner.invoke(cli_app, ["posthog-js", "list"]).output
 
 

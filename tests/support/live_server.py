@@ -12,8 +12,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
@@ -23,6 +25,20 @@ _BANNER = {
     "login": re.compile(r"login:\s+(\S+) / (\S+)"),
     "project_id": re.compile(r"project:\s+.+\(id (\d+)\)"),
 }
+
+
+T = TypeVar("T")
+
+
+def wait_until(check: Callable[[], T], timeout_s: float = 30.0, interval_s: float = 0.25) -> T:
+    """Call `check` until it returns something truthy (the digest worker stores events asynchronously); the last
+    value when time runs out, for the caller's assertion to show."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval_s)
 
 
 def free_port() -> int:

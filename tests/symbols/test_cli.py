@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -21,18 +19,9 @@ from tests.symbols.test_pipeline import js_event
 runner = CliRunner()
 
 
-@pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for key in list(os.environ):
-        if key.startswith("FAULTLINE_"):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("FAULTLINE_DATA_DIR", str(tmp_path))
-    return tmp_path
-
-
-def test_repairs_are_listed_and_run(data_dir: Path) -> None:
+def test_repairs_are_listed_and_run(cli_env: Path) -> None:
     assert runner.invoke(cli, ["symbols", "repairs"]).output.strip() == "no re-symbolication jobs"
-    application = create_app(load_settings({"FAULTLINE_DATA_DIR": str(data_dir)}))
+    application = create_app(load_settings({"FAULTLINE_DATA_DIR": str(cli_env)}))
     with TestClient(application) as client:
         db = application.state.db
         tenant = make_tenant(db, email="cli@acme.test")

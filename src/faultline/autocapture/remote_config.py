@@ -29,6 +29,7 @@ from faultline.accounts.models import Project
 from faultline.autocapture import sdk_body
 from faultline.autocapture.models import AutocaptureControls
 from faultline.http import errors
+from faultline.http.cors import cors_headers, preflight_response
 from faultline.http.deps import read_session
 from faultline.http.errors import APIError
 from faultline.http.routing import Router
@@ -163,29 +164,8 @@ def _cache(request: Request) -> RemoteConfigCache:
     return request.app.state.remote_config
 
 
-# ------------------------------------------------------------------------------------------------------ CORS
-
-
-def cors_headers(request: Request) -> dict[str, str]:
-    """SDKs call from any site; no cookies are involved, but echoing the origin also suits credentialed calls."""
-    origin = request.headers.get("origin")
-    headers = {"Access-Control-Allow-Origin": origin or "*", "Vary": "Origin"}
-    if origin:
-        headers["Access-Control-Allow-Credentials"] = "true"
-    return headers
-
-
 def _preflight(request: Request) -> Response:
-    headers = cors_headers(request)
-    headers.update(
-        {
-            "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-            "Access-Control-Allow-Headers": request.headers.get("access-control-request-headers")
-            or "Content-Type, Authorization",
-            "Access-Control-Max-Age": "86400",
-        }
-    )
-    return Response(status_code=200, headers=headers)
+    return preflight_response(request, "GET, POST, OPTIONS")
 
 
 def _error(request: Request, error: APIError) -> Response:
@@ -261,14 +241,20 @@ def _version(request: Request) -> int:
     return int(raw) if raw.isdigit() and len(raw) < 4 else 1
 
 
-def _flags(request: Request, raw: bytes, session: Session) -> Response:
+def _entry(request: Request, raw: bytes, session: Session) -> CachedConfig | Response:
+    """The project's config for a `/flags/` or `/decide/` body, or the error response to send instead."""
     try:
         token, _body = _sdk_token(request, raw)
     except APIError as exc:
         return _error(request, exc)
     entry = _resolve(request, session, token)
-    if isinstance(entry, APIError):
-        return _error(request, entry)
+    return _error(request, entry) if isinstance(entry, APIError) else entry
+
+
+def _flags(request: Request, raw: bytes, session: Session) -> Response:
+    entry = _entry(request, raw, session)
+    if isinstance(entry, Response):
+        return entry
     answer: dict[str, Any]
     if _version(request) >= 2:
         answer = {"flags": {}, "errorsWhileComputingFlags": False, "requestId": str(uuid.uuid4())}
@@ -280,13 +266,9 @@ def _flags(request: Request, raw: bytes, session: Session) -> Response:
 
 
 def _decide(request: Request, raw: bytes, session: Session) -> Response:
-    try:
-        token, _body = _sdk_token(request, raw)
-    except APIError as exc:
-        return _error(request, exc)
-    entry = _resolve(request, session, token)
-    if isinstance(entry, APIError):
-        return _error(request, entry)
+    entry = _entry(request, raw, session)
+    if isinstance(entry, Response):
+        return entry
     answer: dict[str, Any] = {
         **entry.config,
         "config": {"enable_collect_everything": True},

@@ -6,6 +6,7 @@ body, the grouping-rule list is unpaginated (`{"results": [...]}`), the other li
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import Depends, Response
@@ -133,15 +134,6 @@ def create_suppression_rule(
     return suppression_out(rule)
 
 
-@router.patch(SUPPRESSION + "reorder/", status_code=204, responses=NO_CONTENT, summary="Reorder suppression rules")
-def reorder_suppression_rules(
-    body: schemas.ReorderIn | None = None,
-    ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
-) -> Response:
-    return _reorder(session, SuppressionRule, ctx, body)
-
-
 @router.get(
     SUPPRESSION + "{rule_id}/", response_model=schemas.SuppressionRuleOut, summary="Retrieve a suppression rule"
 )
@@ -163,15 +155,6 @@ def _update_suppression_rule(
         rules.update_suppression_rule(session, rule, filters=body.filters, sampling_rate=body.sampling_rate)
     except RuleError as exc:
         raise _rule_error(exc) from None
-    return _no_content()
-
-
-@router.delete(SUPPRESSION + "{rule_id}/", status_code=204, summary="Delete a suppression rule")
-def delete_suppression_rule(
-    rule_id: str, ctx: ProjectContext = Depends(WRITE), session: Session = Depends(write_session)
-) -> Response:
-    if not rules.delete_rule(session, SuppressionRule, ctx.project_id, rule_id):
-        raise errors.not_found()
     return _no_content()
 
 
@@ -204,15 +187,6 @@ def create_grouping_rule(
     return grouping_out(rule, None)
 
 
-@router.patch(GROUPING + "reorder/", status_code=204, responses=NO_CONTENT, summary="Reorder grouping rules")
-def reorder_grouping_rules(
-    body: schemas.ReorderIn | None = None,
-    ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
-) -> Response:
-    return _reorder(session, GroupingRule, ctx, body)
-
-
 @router.get(GROUPING + "{rule_id}/", response_model=schemas.GroupingRuleOut, summary="Retrieve a grouping rule")
 def get_grouping_rule(
     rule_id: str, ctx: ProjectContext = Depends(READ), session: Session = Depends(read_session)
@@ -232,15 +206,6 @@ def _update_grouping_rule(
         rules.update_grouping_rule(session, rule, filters=body.filters if body else None)
     except RuleError as exc:
         raise _rule_error(exc) from None
-    return _no_content()
-
-
-@router.delete(GROUPING + "{rule_id}/", status_code=204, summary="Delete a grouping rule")
-def delete_grouping_rule(
-    rule_id: str, ctx: ProjectContext = Depends(WRITE), session: Session = Depends(write_session)
-) -> Response:
-    if not rules.delete_rule(session, GroupingRule, ctx.project_id, rule_id):
-        raise errors.not_found()
     return _no_content()
 
 
@@ -275,15 +240,6 @@ def create_assignment_rule(
     return assignment_out(rule)
 
 
-@router.patch(ASSIGNMENT + "reorder/", status_code=204, responses=NO_CONTENT, summary="Reorder assignment rules")
-def reorder_assignment_rules(
-    body: schemas.ReorderIn | None = None,
-    ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
-) -> Response:
-    return _reorder(session, AssignmentRule, ctx, body)
-
-
 @router.get(ASSIGNMENT + "{rule_id}/", response_model=schemas.AssignmentRuleOut, summary="Retrieve an assignment rule")
 def get_assignment_rule(
     rule_id: str, ctx: ProjectContext = Depends(READ), session: Session = Depends(read_session)
@@ -308,21 +264,54 @@ def _update_assignment_rule(
     return _no_content()
 
 
-@router.delete(ASSIGNMENT + "{rule_id}/", status_code=204, summary="Delete an assignment rule")
-def delete_assignment_rule(
-    rule_id: str, ctx: ProjectContext = Depends(WRITE), session: Session = Depends(write_session)
-) -> Response:
-    if not rules.delete_rule(session, AssignmentRule, ctx.project_id, rule_id):
-        raise errors.not_found()
-    return _no_content()
+def _reorder_handler(model: RuleModel) -> Callable[..., Response]:
+    def reorder(
+        body: schemas.ReorderIn | None = None,
+        ctx: ProjectContext = Depends(WRITE),
+        session: Session = Depends(write_session),
+    ) -> Response:
+        return _reorder(session, model, ctx, body)
+
+    return reorder
 
 
-# PUT and PATCH behave the same for rules (every field optional, 204): register both verbs on one handler.
-for _path, _handler, _noun in (
-    (SUPPRESSION, _update_suppression_rule, "suppression"),
-    (GROUPING, _update_grouping_rule, "grouping"),
-    (ASSIGNMENT, _update_assignment_rule, "assignment"),
+def _delete_handler(model: RuleModel) -> Callable[..., Response]:
+    def delete(
+        rule_id: str, ctx: ProjectContext = Depends(WRITE), session: Session = Depends(write_session)
+    ) -> Response:
+        if not rules.delete_rule(session, model, ctx.project_id, rule_id):
+            raise errors.not_found()
+        return _no_content()
+
+    return delete
+
+
+# Reorder and delete are the same for every kind of rule; PUT and PATCH behave the same (every field optional,
+# 204). `reorder/` is registered before `{rule_id}/` so that PATCH reorder/ is not taken for a rule id.
+for _path, _model, _handler, _noun in (
+    (SUPPRESSION, SuppressionRule, _update_suppression_rule, "suppression"),
+    (GROUPING, GroupingRule, _update_grouping_rule, "grouping"),
+    (ASSIGNMENT, AssignmentRule, _update_assignment_rule, "assignment"),
 ):
+    router.add_api_route(
+        _path + "reorder/",
+        _reorder_handler(_model),
+        methods=["PATCH"],
+        status_code=204,
+        responses=NO_CONTENT,
+        summary=f"Reorder {_noun} rules",
+        name=f"reorder_{_noun}_rules",
+        response_class=Response,
+    )
+    router.add_api_route(
+        _path + "{rule_id}/",
+        _delete_handler(_model),
+        methods=["DELETE"],
+        status_code=204,
+        summary=f"Delete a{'n' if _noun[0] == 'a' else ''} {_noun} rule",
+        name=f"delete_{_noun}_rule",
+        response_class=Response,
+    )
     for _method in ("PUT", "PATCH"):
         router.add_api_route(
             _path + "{rule_id}/",
