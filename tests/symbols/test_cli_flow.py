@@ -27,13 +27,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    server = LiveServer(data_dir=tmp_path_factory.mktemp("cli-local") / "data")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def local_server(live_server: LiveServer) -> LiveServer:
+    """The module's live server (conftest) on local blob storage, named for the parametrized backends."""
+    return live_server
 
 
 @pytest.fixture(scope="module")
