@@ -1,4 +1,4 @@
-"""Issue-list latency on SQLite with 100 000 issues and 1 000 000 events (target: p95 < 50 ms).
+"""Issue-list latency with 100 000 issues and 1 000 000 events (target: p95 < 50 ms), SQLite by default.
 
 Generates the data once with batch inserts (issues, fingerprints, events, and the aggregates the digest worker
 maintains: hourly/daily volume, issue users), then times the REST endpoint in-process (authentication, query,
@@ -8,6 +8,7 @@ baseline it times what the default list would cost without maintained aggregates
     .venv/bin/python bench/api.py                      # generate into a temp dir, measure, delete
     .venv/bin/python bench/api.py --data-dir /tmp/fl   # keep the data for later runs (reused when present)
     .venv/bin/python bench/api.py --issues 10000 --events 100000 --requests 50   # quick run
+    .venv/bin/python bench/api.py --database-url postgresql://postgres@127.0.0.1/fl_bench   # an existing, empty db
 
 Not part of `make test`; numbers on a shared 2-core machine are noisy.
 """
@@ -242,13 +243,18 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=200, help="timed requests per scenario")
     parser.add_argument("--data-dir", type=Path, default=None, help="keep/reuse the generated database here")
+    parser.add_argument("--database-url", default=None, help="measure this database instead of SQLite in the data dir")
     args = parser.parse_args()
 
     keep = args.data_dir is not None
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="faultline-bench-api-"))
     data_dir.mkdir(parents=True, exist_ok=True)
-    marker = data_dir / f"{MARKER}-{args.issues}-{args.events}"
-    settings = load_settings({"FAULTLINE_DATA_DIR": str(data_dir)})
+    backend = "postgresql" if args.database_url else "sqlite"
+    marker = data_dir / (f"{MARKER}-{args.issues}-{args.events}" + ("-postgresql" if args.database_url else ""))
+    env = {"FAULTLINE_DATA_DIR": str(data_dir)}
+    if args.database_url:
+        env["FAULTLINE_DATABASE_URL"] = args.database_url
+    settings = load_settings(env)
     app = create_app(settings)
     try:
         with TestClient(app) as client:
@@ -282,16 +288,19 @@ def main() -> int:
                 "order_by=users": {"order_by": "users"},
                 "search=timeout (name/description/types/values)": {"search": "timeout"},
                 "status=active + search=KeyError": {"status": "active", "search": "KeyError"},
+                "search=webhook queue (730 matches: one pass)": {"search": "webhook queue"},
                 "assignee=me": {"assignee": "me"},
                 "last_seen_after=-24h": {"last_seen_after": "-24h"},
                 "page 50 (offset 4900)": {"offset": "4900"},
             }
-            print(f"issue list, SQLite, {issue_count} issues / {event_count} events, {args.requests} requests each")
+            # Informational, outside the target: a 1–2 character term has no trigram, so it scans every issue.
+            informational = {"search=ue (2 characters: scans, no trigram)": {"search": "ue"}}
+            print(f"issue list, {backend}, {issue_count} issues / {event_count} events, {args.requests} requests each")
             # Wall-clock is what users feel; CPU time (this process, all threads) shows the cost without the noise of
             # other processes competing for the 2 cores.
             print(f"{'scenario':52} {'p50 ms':>8} {'p95 ms':>8} {'cpu p50':>8} {'count':>8}")
             results: dict[str, float] = {}
-            for name, params in scenarios.items():
+            for name, params in {**scenarios, **informational}.items():
                 for _ in range(5):  # warm-up
                     client.get(base, params=params, headers=headers)
                 samples, cpu = [], []
@@ -322,9 +331,9 @@ def main() -> int:
             default_p95 = results["default list (last_seen desc, 100/page)"]
             print(f"{'baseline: same page grouped from events (median)':52} {scan:8.1f}")
             print(f"ratio baseline / default-list p95: {scan / default_p95:.1f}x")
-            missed = [name for name, p95 in results.items() if p95 >= 50]
+            missed = [name for name in scenarios if results[name] >= 50]
             print(
-                f"target p95 < 50 ms: met by {len(results) - len(missed)}/{len(results)} scenarios"
+                f"target p95 < 50 ms: met by {len(scenarios) - len(missed)}/{len(scenarios)} scenarios"
                 + (f"; not met: {', '.join(missed)}" if missed else "")
             )
     finally:

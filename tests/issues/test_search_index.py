@@ -18,7 +18,7 @@ from faultline import migrate
 from faultline.app import create_app
 from faultline.db import Database, create_db_engine, utcnow
 from faultline.issues import queries, search
-from faultline.issues.filters import IssueQuery
+from faultline.issues.filters import AssigneeFilter, IssueQuery
 from faultline.issues.models import Issue
 from tests.conftest import Tenant, make_settings, make_tenant
 from tests.issues.conftest import Api
@@ -265,3 +265,28 @@ def test_search_combined_with_other_filters(
             body = api.get("issues/", params={"search": "TIMEOUT", "limit": 3, **params}).json()
             assert body["count"] == expected, (probe, params)
             assert len(body["results"]) == min(3, expected)
+
+
+def test_the_index_is_read_once_per_search(make, db: Database, seed: Tenant) -> None:
+    """The FTS table must be the outer loop: as an inner one SQLite would run the MATCH once per issue (a 6.5 s
+    search of 730 matches on the bench data)."""
+    for n in range(30):
+        make(name=f"Error {n}", description="webhook queue stalled" if n % 3 else "fine", severity="high")
+    queries_to_plan = [
+        IssueQuery(search="webhook queue"),
+        IssueQuery(search="webhook queue", statuses=("active",), severities=("high",)),
+        IssueQuery(search="webhook queue", assignee=AssigneeFilter(kind="unassigned")),
+    ]
+    with db.read() as session:
+        session.execute(sa.text("ANALYZE"))
+        for query in queries_to_plan:
+            for stmt in (
+                queries._probe("sqlite", seed.project.id, query, seed.user.id, True),
+                sa.select(sa.func.count()).select_from(
+                    search.sqlite_matches("webhook queue").where(search.search_rows.c.project_id == 1).subquery()
+                ),
+            ):
+                sql = str(stmt.compile(dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True}))
+                plan = [row[3] for row in session.execute(sa.text("EXPLAIN QUERY PLAN " + sql))]
+                assert plan[0].startswith("SCAN issue_search VIRTUAL TABLE"), plan
+                assert not any("issue_search VIRTUAL TABLE INDEX 0:=" in step for step in plan), plan

@@ -102,8 +102,11 @@ def sqlite_index_ready(session: Session) -> bool:
 
 def sqlite_matches(term: str) -> sa.Select[Any]:
     """FTS rows matching the term, joined to their issue ids, project and status (add filters on `search_rows`)."""
+    # `rowid + 0`: the FTS table can then only be the outer loop of the join, read once by MATCH. Offered
+    # `rowid = ?`, SQLite's planner may start from another table (an assignment filter's, say) and run the MATCH
+    # once per row: 60 assigned issues cost 700 ms that way instead of 7.
     return (
         sa.select(search_rows.c.issue_id)
-        .select_from(search_fts.join(search_rows, search_rows.c.key == search_fts.c.rowid))
+        .select_from(search_fts.join(search_rows, search_rows.c.key == search_fts.c.rowid + 0))
         .where(sa.literal_column("issue_search").op("MATCH")(fts_phrase(term)))
     )
