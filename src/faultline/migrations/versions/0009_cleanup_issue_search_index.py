@@ -125,6 +125,9 @@ def _upgrade_postgresql(conn: sa.Connection) -> None:
             )
             return
     conn.exec_driver_sql(f"CREATE INDEX ix_issues_search_trgm ON issues USING gin ({_PG_DOCUMENT} gin_trgm_ops)")
+    # Statistics for the indexed expression now, not at the next autovacuum: without them the planner guesses a
+    # handful of matches and sorts tens of thousands of rows (bench: 148 ms → 43 ms for a 29 333-match count).
+    conn.exec_driver_sql("ANALYZE issues")
 
 
 def upgrade() -> None:
