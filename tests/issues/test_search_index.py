@@ -212,8 +212,11 @@ def test_postgres_search_uses_the_trigram_index(pg: tuple[Api, Database, Tenant]
 
 
 @pytest.mark.postgres
-def test_postgres_without_pg_trgm_privileges_still_migrates_and_searches(pg_url: str, tmp_path: Path) -> None:
-    """A role that may not create extensions gets no index (a warning) and a scanning search, not a failed start."""
+def test_postgres_without_pg_trgm_privileges_still_migrates_and_searches(
+    pg_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A role that may not create extensions gets no index (a warning) and a scanning search, not a failed start;
+    the statements the warning quotes, run later by a superuser, add the index the search then uses."""
     database = pg_url.rsplit("/", 1)[1]
     role = f"faultline_noext_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/{database}", autocommit=True) as admin:
@@ -235,6 +238,17 @@ def test_postgres_without_pg_trgm_privileges_still_migrates_and_searches(pg_url:
                 hit = create_issue(session, tenant.project.id, name="TimeoutError", description="slow")
             assert searched_api(Api(client, tenant), "TIMEOUT") == {str(hit.id)}
             db.dispose()
+        [warning] = [r.getMessage() for r in caplog.records if "pg_trgm" in r.getMessage()]
+        statements = warning.split("in this database: ", 1)[1]
+        with psycopg.connect(PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/{database}", autocommit=True) as admin:
+            admin.execute(statements.encode())
+        admin_db = Database(pg_url)
+        try:
+            with admin_db.read() as session:
+                plan = _plan(session, sa.select(Issue.id).where(search.match_clause("postgresql", "timeout")))
+        finally:
+            admin_db.dispose()
+        assert "ix_issues_search_trgm" in plan, plan
     finally:
         with psycopg.connect(PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/{database}", autocommit=True) as admin:
             admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,))

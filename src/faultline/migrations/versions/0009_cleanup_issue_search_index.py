@@ -23,7 +23,8 @@ rebuilds `issues` with `batch_alter_table` drops these triggers with the old tab
 
 PostgreSQL: `CREATE EXTENSION IF NOT EXISTS pg_trgm` (a trusted extension: the database owner may create it) and a
 GIN trigram index on the same document expression, which ILIKE uses. Where the extension cannot be created the
-index is skipped with a warning and search keeps scanning (README: issue search).
+index is skipped with a warning (naming the statements to run once a superuser created the extension) and search
+keeps scanning.
 
 Revision ID: 0009
 Revises: 0005
@@ -51,6 +52,8 @@ _PG_DOCUMENT = (
     "(coalesce(name, '') || E'\\n' || coalesce(description, '') || E'\\n' || "
     "coalesce(exception_types, '') || E'\\n' || coalesce(exception_values, ''))"
 )
+
+PG_INDEX = f"CREATE INDEX ix_issues_search_trgm ON issues USING gin ({_PG_DOCUMENT} gin_trgm_ops)"
 
 SQLITE_TRIGGERS = (
     f"""CREATE TRIGGER issue_search_insert AFTER INSERT ON issues BEGIN
@@ -118,13 +121,13 @@ def _upgrade_postgresql(conn: sa.Connection) -> None:
         except sa.exc.DBAPIError as exc:
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             log.warning(
-                "cannot create the pg_trgm extension (%s): issue search will scan instead of using an index; "
-                "a superuser can run `CREATE EXTENSION pg_trgm` in this database, then `faultline migrate "
-                "--revision 0005 --downgrade && faultline migrate`",
+                "cannot create the pg_trgm extension (%s): issue search will scan instead of using an index. "
+                "To add it later, run as a superuser in this database: CREATE EXTENSION pg_trgm; %s; ANALYZE issues;",
                 reason,
+                PG_INDEX,
             )
             return
-    conn.exec_driver_sql(f"CREATE INDEX ix_issues_search_trgm ON issues USING gin ({_PG_DOCUMENT} gin_trgm_ops)")
+    conn.exec_driver_sql(PG_INDEX)
     # Statistics for the indexed expression now, not at the next autovacuum: without them the planner guesses a
     # handful of matches and sorts tens of thousands of rows (bench: 148 ms → 43 ms for a 29 333-match count).
     conn.exec_driver_sql("ANALYZE issues")
