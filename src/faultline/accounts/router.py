@@ -209,13 +209,9 @@ def _update_project(
     ctx: ProjectContext = Depends(project_access("project:write")),
     session: Session = Depends(write_session),
 ) -> dict[str, Any]:
-    project = session.get(Project, ctx.project.id)
-    assert project is not None
-    if body.name is not None:
-        project.name = body.name
-    if body.autocapture_exceptions_opt_in is not None:
-        project.autocapture_exceptions_opt_in = body.autocapture_exceptions_opt_in
-    session.flush()
+    project = accounts.update_project(
+        session, ctx.project.id, name=body.name, autocapture_exceptions_opt_in=body.autocapture_exceptions_opt_in
+    )
     return project_out(project)
 
 
@@ -237,12 +233,7 @@ def list_keys(
     session: Session = Depends(read_session),
     page: PageParams = Depends(page_params),
 ) -> dict[str, Any]:
-    stmt = (
-        sa.select(PersonalAPIKey)
-        .where(PersonalAPIKey.user_id == principal.user.id)
-        .order_by(PersonalAPIKey.created_at.desc(), PersonalAPIKey.id)
-    )
-    return paginate_query(session, page, stmt, key_out)
+    return paginate_query(session, page, accounts.user_api_keys(principal.user.id), key_out)
 
 
 @router.post(
@@ -274,9 +265,6 @@ def delete_key(
         parsed = uuid.UUID(key_id)
     except ValueError:
         raise errors.not_found() from None
-    deleted = session.execute(
-        sa.delete(PersonalAPIKey).where(PersonalAPIKey.id == parsed, PersonalAPIKey.user_id == principal.user.id)
-    ).rowcount
-    if not deleted:
+    if not accounts.revoke_api_key(session, principal.user.id, parsed):
         raise errors.not_found()
     return Response(status_code=204)
