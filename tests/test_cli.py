@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from faultline import migrate
 from faultline.accounts import service as accounts
 from faultline.cli import app
 from faultline.config import load_settings
@@ -47,7 +48,7 @@ def test_help_is_accurate(command: list[str], expected: list[str]) -> None:
 def test_migrate_then_projects(env: Path) -> None:
     result = runner.invoke(app, ["migrate"])
     assert result.exit_code == 0, result.output
-    assert "empty -> 0001" in result.output
+    assert f"empty -> {migrate.head_revision()}" in result.output
     assert "no projects yet" in runner.invoke(app, ["projects"]).output
     created = runner.invoke(app, ["projects", "create", "Shop"])
     assert created.exit_code == 0 and "token phc_" in created.output
