@@ -20,7 +20,8 @@ from faultline.web.errors import LoginRequired, WebError, not_found
 
 MAX_FORM_BYTES = 256 * 1024
 MAX_FORM_FIELDS = 1000
-FORM_TYPES = ("application/x-www-form-urlencoded",)
+# An empty POST (e.g. a bare `fetch(url, {method: "POST"})`) has no content type; it is parsed as an empty form.
+FORM_TYPES = ("application/x-www-form-urlencoded", "")
 
 
 @dataclass(frozen=True)

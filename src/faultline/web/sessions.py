@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from faultline.accounts.models import User
 from faultline.db import utcnow
 from faultline.web.models import WebSession
 
@@ -75,8 +76,12 @@ def lookup(session: Session, token: str) -> tuple[ActiveSession | None, bool]:
     """The live session for a cookie token, and whether its expiry should be extended (a write the caller does)."""
     if not plausible_token(token):
         return None, False
-    row = session.get(WebSession, token_digest(token))
-    if row is None:
+    row = session.execute(
+        sa.select(WebSession)
+        .join(User, User.id == WebSession.user_id)
+        .where(WebSession.id == token_digest(token), User.is_active.is_(True))
+    ).scalar_one_or_none()
+    if row is None:  # unknown, ended, or its user was deactivated
         return None, False
     now = utcnow()
     if row.expires_at <= now or row.created_at + MAX_AGE <= now:
