@@ -54,9 +54,10 @@ def test_login_create_key_and_settings(live_server: LiveServer, browser) -> None
         page.locator("tr", has_text="browser-made").locator("button", has_text="Revoke").click()
         page.wait_for_load_state()
         assert "API key revoked" in page.locator(".flash").inner_text()
-        assert httpx.get(
-            f"{live_server.url}/api/users/@me/", headers={"Authorization": f"Bearer {value}"}
-        ).status_code == 401
+        assert (
+            httpx.get(f"{live_server.url}/api/users/@me/", headers={"Authorization": f"Bearer {value}"}).status_code
+            == 401
+        )
 
         page.click("form[action='/logout'] button")
         page.wait_for_load_state()
