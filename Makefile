@@ -19,10 +19,16 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
+# Real browser SDKs (posthog-js…) for the headless-Chromium tests, pinned by tests/browser/package-lock.json.
+BROWSER_DEPS := tests/browser/node_modules/.package-lock.json
+$(BROWSER_DEPS): tests/browser/package.json tests/browser/package-lock.json
+	npm ci --prefix tests/browser --no-audit --no-fund
+	touch $@
+
 run: $(VENV)/.installed
 	$(BIN)/faultline serve
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test $(BROWSER_DEPS)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --durations=15
 

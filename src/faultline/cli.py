@@ -114,9 +114,13 @@ def _print_banner(settings: Settings, created: accounts.Bootstrap | None) -> Non
 def serve(
     host: str = typer.Option(None, help="Bind address (default FAULTLINE_HOST or 127.0.0.1)."),
     port: int = typer.Option(None, help="Bind port (default FAULTLINE_PORT or 8000)."),
+    no_worker: bool = typer.Option(
+        False, "--no-worker", help="Do not digest events in this process (run `faultline worker` separately)."
+    ),
 ) -> None:
-    """Run the HTTP server (API, capture endpoints). Migrates the database first; on an empty database creates a
-    demo project and an admin user and prints the project token, an API key and the login."""
+    """Run the HTTP server (API, capture endpoints) and, unless --no-worker, the digest worker. Migrates the
+    database first; on an empty database creates a demo project and an admin user and prints the project token,
+    an API key and the login."""
     import uvicorn
 
     from faultline.app import create_app
@@ -137,7 +141,7 @@ def serve(
 
         created = _guard(_bootstrap, settings)
         _print_banner(settings, created)
-        application = create_app(settings, db=db, auto_migrate=False)
+        application = create_app(settings, db=db, auto_migrate=False, embedded_worker=not no_worker)
         uvicorn.run(
             application,
             host=settings.host,
@@ -156,6 +160,44 @@ def load_settings_with(settings: Settings, changes: dict[str, object]) -> Settin
         shown = "127.0.0.1" if updated.host in ("0.0.0.0", "::") else updated.host
         updated = updated.replace(public_url=f"http://{shown}:{updated.port}")
     return updated
+
+
+@app.command()
+def worker() -> None:
+    """Digest queued events (what `faultline serve` does in-process unless --no-worker). Stops cleanly on
+    SIGTERM/SIGINT after the batch in progress; several workers may share one queue."""
+    import logging
+    import signal
+
+    from faultline.ingest.queue import open_queue
+    from faultline.pipeline.worker import Worker
+
+    settings = _settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    with _database(settings) as db:
+        try:
+            queue = open_queue(settings.queue_url)
+        except Exception as exc:
+            fail(f"FAULTLINE_QUEUE_URL={_safe_url(settings.queue_url)} is not usable: {exc}")
+        digest = Worker.from_settings(settings, db, queue=queue)
+        from faultline.symbols.repair import RepairRunner
+        from faultline.symbols.runtime import shared_runtime
+
+        repairs = RepairRunner(db, shared_runtime(settings))
+        repairs.start_thread()
+
+        def _stop(_signum: int, _frame: object) -> None:
+            digest.stop(timeout=0)
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+        source, target = _safe_url(settings.queue_url), _safe_url(settings.database_url)
+        typer.echo(f"faultline worker: digesting {source} into {target}")
+        sys.stdout.flush()
+        digest.run_forever()
+        repairs.stop()
+        queue.close()
+        typer.echo(f"faultline worker: stopped after {digest.processed} events")
 
 
 @app.command("migrate")
@@ -302,6 +344,7 @@ def config_command(
         "max body bytes": str(settings.max_body_bytes),
         "max decompressed bytes": str(settings.max_decompressed_bytes),
         "max event bytes": str(settings.max_event_bytes),
+        "worker batch size": str(settings.worker_batch_size),
     }
     for key, value in shown.items():
         typer.echo(f"{key:<24} {value}")
@@ -309,3 +352,12 @@ def config_command(
 
 def main() -> None:
     app()
+
+
+def _add_domain_commands() -> None:
+    from faultline.symbols.cli import symbols_app
+
+    app.add_typer(symbols_app, name="symbols")
+
+
+_add_domain_commands()

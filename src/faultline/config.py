@@ -73,6 +73,34 @@ ENV_VARS: tuple[EnvVar, ...] = (
         "Decompression stops (413) once a capture body inflates past this size.",
     ),
     EnvVar("FAULTLINE_MAX_EVENT_BYTES", str(1 * MIB), "Largest single event accepted by capture endpoints."),
+    EnvVar(
+        "FAULTLINE_SYMBOL_REPAIR_DAYS",
+        "7",
+        "After a symbol set is uploaded, stored events of the last N days that used it are re-symbolicated and "
+        "re-grouped in the background; 0 turns this off.",
+    ),
+    EnvVar(
+        "FAULTLINE_SOURCEMAP_FETCH",
+        "true",
+        "Fetch a minified script and its source map from the web when a JS frame has no uploaded symbol set.",
+    ),
+    EnvVar(
+        "FAULTLINE_SOURCEMAP_ALLOW_INTERNAL_IPS",
+        "false",
+        "Let source-map fetching reach loopback, private and link-local addresses (SSRF risk; for intranets only).",
+    ),
+    EnvVar("FAULTLINE_SOURCEMAP_MAX_BYTES", str(20 * MIB), "Largest script or source map fetched from the web."),
+    EnvVar("FAULTLINE_SOURCEMAP_TIMEOUT", "30", "Seconds allowed for each script or source-map fetch."),
+    EnvVar(
+        "FAULTLINE_SYMBOL_CACHE_MB",
+        "100",
+        "Memory budget of the in-process cache of parsed source maps, Hermes maps and ProGuard mappings.",
+    ),
+    EnvVar(
+        "FAULTLINE_WORKER_BATCH_SIZE",
+        "500",
+        "Events the digest worker takes from the queue per batch (one database transaction each).",
+    ),
 )
 
 
@@ -97,10 +125,17 @@ class Settings:
     max_body_bytes: int
     max_decompressed_bytes: int
     max_event_bytes: int
+    worker_batch_size: int = 500
     s3_endpoint_url: str | None = None
     s3_region: str = "us-east-1"
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = None
+    symbol_repair_days: int = 7
+    sourcemap_fetch: bool = True
+    sourcemap_allow_internal_ips: bool = False
+    sourcemap_max_bytes: int = 20 * MIB
+    sourcemap_timeout: int = 30
+    symbol_cache_mb: int = 100
 
     @property
     def is_sqlite(self) -> bool:
@@ -122,6 +157,19 @@ def _parse_int(env: Mapping[str, str], name: str, *, minimum: int, maximum: int 
         bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
         raise ConfigError(f"{name}={value} must be {bound}")
     return value
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _parse_bool(env: Mapping[str, str], name: str) -> bool:
+    raw = (env.get(name, "").strip() or _env_default(name)).lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ConfigError(f"{name}={raw!r} must be true or false")
 
 
 def _check_url(name: str, value: str, schemes: tuple[str, ...]) -> str:
@@ -222,10 +270,17 @@ def load_settings(env: Mapping[str, str] | None = None, *, create_dirs: bool = T
         max_body_bytes=max_body,
         max_decompressed_bytes=max_decompressed,
         max_event_bytes=max_event,
+        worker_batch_size=_parse_int(env, "FAULTLINE_WORKER_BATCH_SIZE", minimum=1, maximum=10_000),
         s3_endpoint_url=env.get("FAULTLINE_S3_ENDPOINT_URL", "").strip() or None,
         s3_region=env.get("FAULTLINE_S3_REGION", "").strip() or "us-east-1",
         s3_access_key_id=env.get("FAULTLINE_S3_ACCESS_KEY_ID", "").strip() or None,
         s3_secret_access_key=env.get("FAULTLINE_S3_SECRET_ACCESS_KEY", "").strip() or None,
+        symbol_repair_days=_parse_int(env, "FAULTLINE_SYMBOL_REPAIR_DAYS", minimum=0, maximum=3650),
+        sourcemap_fetch=_parse_bool(env, "FAULTLINE_SOURCEMAP_FETCH"),
+        sourcemap_allow_internal_ips=_parse_bool(env, "FAULTLINE_SOURCEMAP_ALLOW_INTERNAL_IPS"),
+        sourcemap_max_bytes=_parse_int(env, "FAULTLINE_SOURCEMAP_MAX_BYTES", minimum=1024),
+        sourcemap_timeout=_parse_int(env, "FAULTLINE_SOURCEMAP_TIMEOUT", minimum=1, maximum=600),
+        symbol_cache_mb=_parse_int(env, "FAULTLINE_SYMBOL_CACHE_MB", minimum=1),
     )
 
 

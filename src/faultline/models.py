@@ -25,7 +25,7 @@ from faultline.issues.models import (
 )
 from faultline.jobs.models import BackgroundJob
 from faultline.releases.models import Release
-from faultline.rules.models import AssignmentRule, GroupingRule, SuppressionRule
+from faultline.rules.models import AssignmentRule, ConfigRevision, GroupingRule, SuppressionRule
 from faultline.symbols.models import StackFrame, SymbolSet
 from faultline.web.models import LoginAttempt, WebSession
 
@@ -37,6 +37,7 @@ __all__ = [
     "AutocaptureControls",
     "BackgroundJob",
     "Base",
+    "ConfigRevision",
     "ErrorTrackingSettings",
     "Event",
     "GroupingRule",

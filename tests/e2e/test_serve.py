@@ -22,7 +22,8 @@ def test_first_run_prints_credentials_that_work(tmp_path: Path) -> None:
         assert creds["login"] == "admin@faultline.local" and len(creds["password"]) >= 12
 
         health = httpx.get(server.url + "/_health").json()
-        assert health == {"status": "ok", "version": health["version"], "database": "ok"}
+        # `serve` runs the embedded digest worker, so the ingest queue is part of its health.
+        assert health == {"status": "ok", "version": health["version"], "database": "ok", "queue": "ok"}
         projects = httpx.get(
             server.url + "/api/projects/", headers={"Authorization": f"Bearer {creds['api_key']}"}
         ).json()

@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+# Larger offsets cannot match anything, and unbounded ones overflow SQLite's 64-bit integers (a 500).
+MAX_OFFSET = 2**53
 
 T = TypeVar("T")
 Row = TypeVar("Row")
@@ -81,7 +83,7 @@ def page_params_factory(default_limit: int = DEFAULT_LIMIT, max_limit: int = MAX
         offset: str | None = Query(None, description="Initial index from which to return the results."),
     ) -> PageParams:
         parsed_limit = _positive_int(limit, strict=True, cutoff=max_limit) or default_limit
-        parsed_offset = _positive_int(offset, strict=False) or 0
+        parsed_offset = _positive_int(offset, strict=False, cutoff=MAX_OFFSET) or 0
         return PageParams(limit=parsed_limit, offset=parsed_offset, url=str(request.url))
 
     return dependency

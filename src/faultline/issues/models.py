@@ -42,6 +42,11 @@ class Issue(Base):
         sa.Index("ix_issues_project_first_seen", "project_id", "first_seen"),
         sa.Index("ix_issues_project_occurrences", "project_id", "occurrences"),
         sa.Index("ix_issues_project_state_updated_at", "project_id", "state_updated_at"),
+        # Other sort orders inside one status tab, and "most users" across statuses (revision 0005).
+        sa.Index("ix_issues_project_status_first_seen", "project_id", "status", "first_seen"),
+        sa.Index("ix_issues_project_status_occurrences", "project_id", "status", "occurrences"),
+        sa.Index("ix_issues_project_status_users", "project_id", "status", "users"),
+        sa.Index("ix_issues_project_users", "project_id", "users"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid7)
@@ -58,13 +63,20 @@ class Issue(Base):
     last_seen: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     occurrences: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     users: Mapped[int] = mapped_column(sa.Integer, default=0)
+    # Search helpers written by the digest worker when it creates the issue (and combined on merge): the distinct
+    # exception types and messages of the chain, newline-separated (see `faultline.issues.aggregates.search_columns`).
+    exception_types: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    exception_values: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
 
 
 class IssueFingerprint(Base):
     """THE fingerprint → issue map (PostHog's ErrorTrackingIssueFingerprintV2)."""
 
     __tablename__ = "issue_fingerprints"
-    __table_args__ = (sa.UniqueConstraint("project_id", "fingerprint"),)
+    __table_args__ = (
+        sa.UniqueConstraint("project_id", "fingerprint"),
+        sa.Index("ix_issue_fingerprints_project_created_at", "project_id", "created_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
     project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"))
@@ -80,6 +92,11 @@ class IssueAssignment(Base):
     """At most one assignee per issue: a user or a role."""
 
     __tablename__ = "issue_assignments"
+    __table_args__ = (
+        # "Assigned to me / my role" filters, and cascading user/role deletes on PostgreSQL (revision 0005).
+        sa.Index("ix_issue_assignments_user_id", "user_id"),
+        sa.Index("ix_issue_assignments_role_id", "role_id"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid7)
     issue_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("issues.id", ondelete="CASCADE"), unique=True)

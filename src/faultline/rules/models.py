@@ -49,3 +49,19 @@ class AssignmentRule(_RuleColumns, Base):
 
     user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=True)
     role_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("roles.id", ondelete="CASCADE"), nullable=True)
+
+
+class ConfigRevision(Base):
+    """A per-project counter bumped in the same transaction as every change to rules, autocapture controls or
+    error-tracking settings.
+
+    Compiled rules (digest workers) and remote config (SDK endpoints) are cached in memory per process; in the
+    scale-out topology the write that changes them usually happens in another process, so each cache compares
+    its revision with this row (one primary-key read) instead of trusting a TTL.
+    """
+
+    __tablename__ = "config_revisions"
+
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    revision: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

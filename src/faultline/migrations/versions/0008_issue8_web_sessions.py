@@ -18,7 +18,7 @@ from alembic import op
 TS = sa.DateTime(timezone=True)
 
 revision = "0008"
-down_revision = "0001"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,157 @@
+"""Ingestion diagnostics: per project, per UTC day counters and the last few errors.
+
+Capture counts in memory and a background flusher writes the totals every couple of seconds (a crash loses at
+most that much *diagnostic* data, never events); the digest worker writes its counters inside its own batch
+transaction so "accepted" is exactly the number of stored events.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from faultline.db import Database, insert_for, utcnow
+from faultline.ingest.models import IngestCounter, IngestError
+
+log = logging.getLogger(__name__)
+
+# Counter names (documented in the README's "Ingestion diagnostics" section).
+RECEIVED = "received"  # $exception events queued by capture
+NON_EXCEPTION = "non_exception"  # other events: acknowledged, counted, not stored
+TOO_LARGE = "too_large"  # events (or whole requests) refused with 413
+REJECTED_INVALID = "rejected_invalid"  # refused by capture's shape checks (400)
+ACCEPTED = "accepted"  # stored by the digest
+DROPPED_INVALID = "dropped_invalid"  # queued, then found unusable by the digest
+DROPPED_SUPPRESSED = "dropped_suppressed"  # issue suppressed or a suppression rule matched
+DUPLICATE = "duplicate"  # same uuid already stored (SDK retry or queue redelivery)
+FAILED = "failed"  # digest crashed on the event repeatedly; given up
+
+KEEP_ERRORS = 100  # per project
+
+
+def counter_rows(counts: Mapping[tuple[int, dt.date, str], int]) -> list[dict[str, Any]]:
+    return [
+        {"project_id": pid, "day": day, "name": name, "value": value}
+        for (pid, day, name), value in counts.items()
+        if value
+    ]
+
+
+def add_counters(session: Session, counts: Mapping[tuple[int, dt.date, str], int]) -> None:
+    rows = counter_rows(counts)
+    if not rows:
+        return
+    table = IngestCounter.__table__
+    stmt = insert_for(session.get_bind().dialect.name, table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["project_id", "day", "name"], set_={"value": table.c.value + stmt.excluded.value}
+    )
+    session.execute(stmt, rows)
+
+
+def add_errors(session: Session, rows: Iterable[Mapping[str, Any]]) -> None:
+    rows = [dict(r) for r in rows]
+    if not rows:
+        return
+    session.execute(sa.insert(IngestError.__table__), rows)
+    for project_id in {r["project_id"] for r in rows}:
+        _trim(session, project_id)
+
+
+def _trim(session: Session, project_id: int | None) -> None:
+    table = IngestError.__table__
+    match = table.c.project_id.is_(None) if project_id is None else table.c.project_id == project_id
+    cutoff = session.execute(
+        sa.select(table.c.id).where(match).order_by(table.c.id.desc()).offset(KEEP_ERRORS).limit(1)
+    ).scalar()
+    if cutoff is not None:
+        session.execute(sa.delete(table).where(match, table.c.id <= cutoff))
+
+
+def error_row(
+    project_id: int | None, stage: str, code: str, message: str, detail: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    return {
+        "project_id": project_id,
+        "created_at": utcnow(),
+        "stage": stage,
+        "code": code,
+        "message": message[:2000],
+        "detail": dict(detail or {}),
+    }
+
+
+class Diagnostics:
+    """Thread-safe in-memory accumulator for capture; `flush` moves it to the database."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[int, dt.date, str], int] = defaultdict(int)
+        self._errors: list[dict[str, Any]] = []
+
+    def count(self, project_id: int, name: str, n: int = 1) -> None:
+        if n <= 0:
+            return
+        day = utcnow().date()
+        with self._lock:
+            self._counts[(project_id, day, name)] += n
+
+    def error(
+        self,
+        project_id: int | None,
+        code: str,
+        message: str,
+        detail: Mapping[str, Any] | None = None,
+        stage: str = "capture",
+    ) -> None:
+        with self._lock:
+            if len(self._errors) < 1000:  # a flood of bad requests must not grow memory without bound
+                self._errors.append(error_row(project_id, stage, code, message, detail))
+
+    def flush(self, db: Database) -> None:
+        with self._lock:
+            counts, self._counts = self._counts, defaultdict(int)
+            errs, self._errors = self._errors, []
+        if not counts and not errs:
+            return
+        try:
+            with db.write() as session:
+                add_counters(session, counts)
+                add_errors(session, errs)
+        except Exception:
+            log.exception("could not write ingestion diagnostics; will retry")
+            with self._lock:
+                for key, value in counts.items():
+                    self._counts[key] += value
+                self._errors[:0] = errs[: max(0, 1000 - len(self._errors))]
+
+
+class DiagnosticsFlusher:
+    """Background thread flushing a Diagnostics every `interval` seconds (and once more on stop)."""
+
+    def __init__(self, diagnostics: Diagnostics, db: Database, interval: float = 2.0) -> None:
+        self.diagnostics = diagnostics
+        self.db = db
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="faultline-diagnostics", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.diagnostics.flush(self.db)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+        self.diagnostics.flush(self.db)

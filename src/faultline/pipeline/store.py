@@ -1,0 +1,211 @@
+"""Stage 5 (spec §5.1, §5.10): write events, per-issue aggregates and stack frames — batch Core SQL only.
+
+Counters are derived from the rows the event INSERT actually returned (ON CONFLICT DO NOTHING RETURNING), so a
+redelivered batch, or two workers racing on one event, can never count an event twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from faultline.db import UTCDateTime, insert_for, upsert
+from faultline.ids import uuid7
+from faultline.issues.models import Event, Issue, IssueUser, IssueVolumeDaily, IssueVolumeHourly
+from faultline.symbols.models import StackFrame
+
+_CHUNK = 500
+
+
+@dataclass
+class EventRow:
+    uuid: uuid.UUID
+    project_id: int
+    issue_id: uuid.UUID
+    fingerprint: str
+    timestamp: dt.datetime
+    received_at: dt.datetime
+    distinct_id: str | None
+    lib: str | None
+    lib_version: str | None
+    level: str | None
+    properties: dict[str, Any]
+
+    def as_row(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def existing_uuids(session: Session, project_id: int, uuids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    table = Event.__table__
+    found: set[uuid.UUID] = set()
+    for start in range(0, len(uuids), _CHUNK):
+        chunk = list(uuids[start : start + _CHUNK])
+        found.update(
+            r[0]
+            for r in session.execute(
+                sa.select(table.c.uuid).where(table.c.project_id == project_id, table.c.uuid.in_(chunk))
+            )
+        )
+    return found
+
+
+def insert_events(session: Session, rows: Sequence[EventRow]) -> list[EventRow]:
+    """The rows really inserted (others were already stored)."""
+    if not rows:
+        return []
+    table = Event.__table__
+    result = upsert(
+        session,
+        table,
+        [r.as_row() for r in rows],
+        index_elements=["project_id", "uuid"],
+        returning=[table.c.project_id, table.c.uuid],
+    )
+    inserted = {(r[0], r[1]) for r in result} if result is not None else set()
+    return [r for r in rows if (r.project_id, r.uuid) in inserted]
+
+
+def _hour(ts: dt.datetime) -> dt.datetime:
+    return ts.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _day(ts: dt.datetime) -> dt.datetime:
+    return _hour(ts).replace(hour=0)
+
+
+def _increment(session: Session, table: sa.Table, keys: list[str], rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    stmt = insert_for(session.get_bind().dialect.name, table)
+    stmt = stmt.on_conflict_do_update(index_elements=keys, set_={"count": table.c["count"] + stmt.excluded["count"]})
+    session.execute(stmt, rows)
+
+
+def update_aggregates(session: Session, stored: Sequence[EventRow]) -> None:
+    """issues.first_seen/last_seen/occurrences/users, hourly/daily volume and distinct users, for stored rows."""
+    if not stored:
+        return
+    per_issue: dict[uuid.UUID, dict[str, Any]] = {}
+    hourly: dict[tuple[uuid.UUID, dt.datetime], int] = defaultdict(int)
+    daily: dict[tuple[uuid.UUID, dt.datetime], int] = defaultdict(int)
+    users: set[tuple[uuid.UUID, str]] = set()
+    for row in stored:
+        agg = per_issue.setdefault(row.issue_id, {"n": 0, "first": row.timestamp, "last": row.timestamp, "u": 0})
+        agg["n"] += 1
+        agg["first"] = min(agg["first"], row.timestamp)
+        agg["last"] = max(agg["last"], row.timestamp)
+        hourly[(row.issue_id, _hour(row.timestamp))] += 1
+        daily[(row.issue_id, _day(row.timestamp))] += 1
+        if row.distinct_id:
+            users.add((row.issue_id, row.distinct_id))
+
+    if users:
+        table = IssueUser.__table__
+        stmt = insert_for(session.get_bind().dialect.name, table).on_conflict_do_nothing(
+            index_elements=["issue_id", "distinct_id"]
+        )
+        for issue_id, *_ in session.execute(
+            stmt.returning(table.c.issue_id, table.c.distinct_id),
+            [{"issue_id": i, "distinct_id": d} for i, d in sorted(users, key=lambda x: (str(x[0]), x[1]))],
+        ):
+            per_issue[issue_id]["u"] += 1
+
+    _increment(
+        session,
+        IssueVolumeHourly.__table__,
+        ["issue_id", "bucket"],
+        [{"issue_id": i, "bucket": b, "count": n} for (i, b), n in sorted(hourly.items(), key=lambda x: str(x[0]))],
+    )
+    _increment(
+        session,
+        IssueVolumeDaily.__table__,
+        ["issue_id", "bucket"],
+        [{"issue_id": i, "bucket": b, "count": n} for (i, b), n in sorted(daily.items(), key=lambda x: str(x[0]))],
+    )
+
+    issues = Issue.__table__
+    first = sa.bindparam("b_first", type_=UTCDateTime())
+    last = sa.bindparam("b_last", type_=UTCDateTime())
+    stmt = (
+        sa.update(issues)
+        .where(issues.c.id == sa.bindparam("b_id"))
+        .values(
+            occurrences=issues.c.occurrences + sa.bindparam("b_n"),
+            users=issues.c.users + sa.bindparam("b_u"),
+            first_seen=sa.case(
+                (sa.or_(issues.c.first_seen.is_(None), issues.c.first_seen > first), first), else_=issues.c.first_seen
+            ),
+            last_seen=sa.case(
+                (sa.or_(issues.c.last_seen.is_(None), issues.c.last_seen < last), last), else_=issues.c.last_seen
+            ),
+        )
+    )
+    # Sorted by id: concurrent PostgreSQL workers then lock issue rows in one global order (no deadlocks).
+    params = [
+        {"b_id": issue_id, "b_n": a["n"], "b_u": a["u"], "b_first": a["first"], "b_last": a["last"]}
+        for issue_id, a in sorted(per_issue.items(), key=lambda x: str(x[0]))
+    ]
+    session.connection().execute(stmt, params)
+
+
+class RecentFrames:
+    """Process-wide memory of stack-frame rows written recently, so a frame seen in every event is upserted once
+    per TTL instead of once per batch (cymbal keeps a 10-minute frame cache for the same reason)."""
+
+    def __init__(self, ttl_seconds: float = 600.0, max_entries: int = 200_000) -> None:
+        self.ttl = ttl_seconds
+        self.max_entries = max_entries
+        self._seen: dict[tuple[int, str, int], tuple[int, float]] = {}
+        self._lock = threading.Lock()
+
+    def fresh(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        now = time.monotonic()
+        out = []
+        with self._lock:
+            for row in rows:
+                key = (row["project_id"], row["raw_id"], row["part"])
+                signature = hash((row["resolved"], repr(sorted(row["contents"].items()))))
+                hit = self._seen.get(key)
+                if hit is not None and hit[0] == signature and hit[1] > now:
+                    continue
+                out.append(row)
+        return out
+
+    def remember(self, rows: Sequence[dict[str, Any]]) -> None:
+        expires = time.monotonic() + self.ttl
+        with self._lock:
+            if len(self._seen) + len(rows) > self.max_entries:
+                self._seen.clear()
+            for row in rows:
+                key = (row["project_id"], row["raw_id"], row["part"])
+                self._seen[key] = (hash((row["resolved"], repr(sorted(row["contents"].items())))), expires)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._seen.clear()
+
+
+def upsert_frames(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Latest resolution wins (PostHog updates the cached frame on conflict)."""
+    if not rows:
+        return
+    now = dt.datetime.now(dt.UTC)
+    unique: dict[tuple[int, str, int], dict[str, Any]] = {}
+    for row in rows:
+        unique[(row["project_id"], row["raw_id"], row["part"])] = {"id": uuid7(), **row, "created_at": now}
+    upsert(
+        session,
+        StackFrame.__table__,
+        [r for _, r in sorted(unique.items())],
+        index_elements=["project_id", "raw_id", "part"],
+        update=["contents", "resolved", "context", "symbol_set_id", "created_at"],
+    )

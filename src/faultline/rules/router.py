@@ -1,0 +1,336 @@
+"""REST endpoints for suppression, grouping and assignment rules (spec §2.6–§2.9).
+
+Status codes follow PostHog exactly, including the surprising ones: updates and reorder answer **204** with no
+body, the grouping-rule list is unpaginated (`{"results": [...]}`), the other lists are LimitOffset pages.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import Depends, Response
+from sqlalchemy.orm import Session
+
+from faultline.http import errors
+from faultline.http.auth import ProjectContext, project_access
+from faultline.http.deps import read_session, write_session
+from faultline.http.pagination import Page, PageParams, page_params, paginate_query
+from faultline.http.routing import Router
+from faultline.rules import schemas
+from faultline.rules import service as rules
+from faultline.rules.models import AssignmentRule, GroupingRule, SuppressionRule
+from faultline.rules.schemas import drf_int
+from faultline.rules.service import RuleError, RuleModel
+
+router = Router(tags=["error tracking rules"])
+
+READ = project_access("error_tracking:read")
+WRITE = project_access("error_tracking:write")
+NO_CONTENT = {204: {"description": "Updated (no body)."}}
+
+
+def _no_content() -> Response:
+    return Response(status_code=204)
+
+
+def _rule_error(exc: RuleError) -> errors.APIError:
+    return errors.validation_error(str(exc), exc.attr, code=exc.code)
+
+
+def _get_or_404(session: Session, model: RuleModel, ctx: ProjectContext, rule_id: str) -> Any:
+    rule = rules.get_rule(session, model, ctx.project_id, rule_id)
+    if rule is None:
+        raise errors.not_found()
+    return rule
+
+
+def _assignee(value: schemas.AssigneeIn | None) -> tuple[str, int | uuid.UUID] | None:
+    return (value.type, value.id) if value is not None else None
+
+
+def _reorder(session: Session, model: RuleModel, ctx: ProjectContext, body: schemas.ReorderIn | None) -> Response:
+    orders: dict[str, int] = {}
+    for key, value in ((body.orders if body is not None else None) or {}).items():
+        try:
+            orders[key] = drf_int(value)
+        except errors.FieldError as exc:
+            raise errors.validation_error(str(exc), f"orders__{key}", code=exc.code) from None
+    rules.reorder_rules(session, model, ctx.project_id, orders)
+    return _no_content()
+
+
+# ------------------------------------------------------------------------------------------------- serializers
+
+
+def suppression_out(rule: SuppressionRule) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "filters": rule.filters,
+        "order_key": rule.order_key,
+        "disabled_data": rule.disabled_data,
+        "sampling_rate": rule.sampling_rate,
+        "created_at": rule.created_at,
+        "updated_at": rule.updated_at,
+    }
+
+
+def grouping_out(rule: GroupingRule, issue: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "filters": rule.filters,
+        "assignee": rules.assignee_json(rule),
+        "description": rule.description,
+        "issue": issue,
+        "order_key": rule.order_key,
+        "disabled_data": rule.disabled_data,
+        "created_at": rule.created_at,
+        "updated_at": rule.updated_at,
+    }
+
+
+def assignment_out(rule: AssignmentRule) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "filters": rule.filters,
+        "assignee": rules.assignee_json(rule),
+        "order_key": rule.order_key,
+        "disabled_data": rule.disabled_data,
+        "created_at": rule.created_at,
+        "updated_at": rule.updated_at,
+    }
+
+
+# ------------------------------------------------------------------------------------------------- suppression
+
+SUPPRESSION = "/error_tracking/suppression_rules/"
+
+
+@router.get(SUPPRESSION, response_model=Page[schemas.SuppressionRuleOut], summary="List suppression rules")
+def list_suppression_rules(
+    ctx: ProjectContext = Depends(READ),
+    session: Session = Depends(read_session),
+    page: PageParams = Depends(page_params),
+) -> dict[str, Any]:
+    return paginate_query(session, page, rules.list_rules(session, SuppressionRule, ctx.project_id), suppression_out)
+
+
+@router.post(
+    SUPPRESSION, response_model=schemas.SuppressionRuleOut, status_code=201, summary="Create a suppression rule"
+)
+def create_suppression_rule(
+    body: schemas.SuppressionRuleCreate | None = None,
+    ctx: ProjectContext = Depends(WRITE),
+    session: Session = Depends(write_session),
+) -> dict[str, Any]:
+    body = body or schemas.SuppressionRuleCreate()
+    try:
+        rule = rules.create_suppression_rule(
+            session, ctx.project_id, filters=body.filters, sampling_rate=float(body.sampling_rate)
+        )
+    except RuleError as exc:
+        raise _rule_error(exc) from None
+    return suppression_out(rule)
+
+
+@router.patch(SUPPRESSION + "reorder/", status_code=204, responses=NO_CONTENT, summary="Reorder suppression rules")
+def reorder_suppression_rules(
+    body: schemas.ReorderIn | None = None,
+    ctx: ProjectContext = Depends(WRITE),
+    session: Session = Depends(write_session),
+) -> Response:
+    return _reorder(session, SuppressionRule, ctx, body)
+
+
+@router.get(
+    SUPPRESSION + "{rule_id}/", response_model=schemas.SuppressionRuleOut, summary="Retrieve a suppression rule"
+)
+def get_suppression_rule(
+    rule_id: str, ctx: ProjectContext = Depends(READ), session: Session = Depends(read_session)
+) -> dict[str, Any]:
+    return suppression_out(_get_or_404(session, SuppressionRule, ctx, rule_id))
+
+
+def _update_suppression_rule(
+    rule_id: str,
+    body: schemas.SuppressionRuleUpdate | None = None,
+    ctx: ProjectContext = Depends(WRITE),
+    session: Session = Depends(write_session),
+) -> Response:
+    rule = _get_or_404(session, SuppressionRule, ctx, rule_id)
+    body = body or schemas.SuppressionRuleUpdate()
+    try:
+        rules.update_suppression_rule(session, rule, filters=body.filters, sampling_rate=body.sampling_rate)
+    except RuleError as exc:
+        raise _rule_error(exc) from None
+    return _no_content()
+
+
+@router.delete(SUPPRESSION + "{rule_id}/", status_code=204, summary="Delete a suppression rule")
+def delete_suppression_rule(
+    rule_id: str, ctx: ProjectContext = Depends(WRITE), session: Session = Depends(write_session)
+) -> Response:
+    if not rules.delete_rule(session, SuppressionRule, ctx.project_id, rule_id):
+        raise errors.not_found()
+    return _no_content()
+
+
+# ------------------------------------------------------------------------------------------------- grouping
+
+GROUPING = "/error_tracking/grouping_rules/"
+
+
+@router.get(GROUPING, response_model=schemas.GroupingRuleList, summary="List grouping rules (unpaginated)")
+def list_grouping_rules(
+    ctx: ProjectContext = Depends(READ), session: Session = Depends(read_session)
+) -> dict[str, Any]:
+    found = list(session.execute(rules.list_rules(session, GroupingRule, ctx.project_id)).scalars())
+    issues = rules.grouping_rule_issues(session, ctx.project_id, [rule.id for rule in found])
+    return {"results": [grouping_out(rule, issues.get(rule.id)) for rule in found]}
+
+
+@router.post(GROUPING, response_model=schemas.GroupingRuleOut, status_code=201, summary="Create a grouping rule")
+def create_grouping_rule(
+    body: schemas.GroupingRuleCreate,
+    ctx: ProjectContext = Depends(WRITE),
+    session: Session = Depends(write_session),
+) -> dict[str, Any]:
+    try:
+        rule = rules.create_grouping_rule(
+            session, ctx.project, filters=body.filters, assignee=_assignee(body.assignee), description=body.description
+        )
+    except RuleError as exc:
+        raise _rule_error(exc) from None
+    return grouping_out(rule, None)
+
+
+@router.patch(GROUPING + "reorder/", status_code=204, responses=NO_CONTENT, summary="Reorder grouping rules")
+def reorder_grouping_rules(
+    body: schemas.ReorderIn | None = None,
+    ctx: ProjectContext = Depends(WRITE),
+    session: Session = Depends(write_session),
+) -> Response:
+    return _reorder(session, GroupingRule, ctx, body)
+
+
+@router.get(GROUPING + "{rule_id}/", response_model=schemas.GroupingRuleOut, summary="Retrieve a grouping rule")
+def get_grouping_rule(
+    rule_id: str, ctx: ProjectContext = Depends(READ), session: Session = Depends(read_session)
+) -> dict[str, Any]:
+    rule = _get_or_404(session, GroupingRule, ctx, rule_id)
+    return grouping_out(rule, rules.grouping_rule_issues(session, ctx.project_id, [rule.id]).get(rule.id))
+
+
+def _update_grouping_rule(
+    rule_id: str,
+    body: schemas.GroupingRuleUpdate | None = None,
+    ctx: ProjectContext = Depends(WRITE),
+    session: Session = Depends(write_session),
+) -> Response:
+    rule = _get_or_404(session, GroupingRule, ctx, rule_id)
+    try:
+        rules.update_grouping_rule(session, rule, filters=body.filters if body else None)
+    except RuleError as exc:
+        raise _rule_error(exc) from None
+    return _no_content()
+
+
+@router.delete(GROUPING + "{rule_id}/", status_code=204, summary="Delete a grouping rule")
+def delete_grouping_rule(
+    rule_id: str, ctx: ProjectContext = Depends(WRITE), session: Session = Depends(write_session)
+) -> Response:
+    if not rules.delete_rule(session, GroupingRule, ctx.project_id, rule_id):
+        raise errors.not_found()
+    return _no_content()
+
+
+# ------------------------------------------------------------------------------------------------- assignment
+
+ASSIGNMENT = "/error_tracking/assignment_rules/"
+
+
+@router.get(ASSIGNMENT, response_model=Page[schemas.AssignmentRuleOut], summary="List assignment rules")
+def list_assignment_rules(
+    ctx: ProjectContext = Depends(READ),
+    session: Session = Depends(read_session),
+    page: PageParams = Depends(page_params),
+) -> dict[str, Any]:
+    return paginate_query(session, page, rules.list_rules(session, AssignmentRule, ctx.project_id), assignment_out)
+
+
+@router.post(ASSIGNMENT, response_model=schemas.AssignmentRuleOut, status_code=201, summary="Create an assignment rule")
+def create_assignment_rule(
+    body: schemas.AssignmentRuleCreate,
+    ctx: ProjectContext = Depends(WRITE),
+    session: Session = Depends(write_session),
+) -> dict[str, Any]:
+    assignee = _assignee(body.assignee)
+    assert assignee is not None  # the schema refuses null
+    try:
+        rule = rules.create_assignment_rule(
+            session, ctx.project, filters=body.filters, assignee=assignee, order_key=body.order_key
+        )
+    except RuleError as exc:
+        raise _rule_error(exc) from None
+    return assignment_out(rule)
+
+
+@router.patch(ASSIGNMENT + "reorder/", status_code=204, responses=NO_CONTENT, summary="Reorder assignment rules")
+def reorder_assignment_rules(
+    body: schemas.ReorderIn | None = None,
+    ctx: ProjectContext = Depends(WRITE),
+    session: Session = Depends(write_session),
+) -> Response:
+    return _reorder(session, AssignmentRule, ctx, body)
+
+
+@router.get(ASSIGNMENT + "{rule_id}/", response_model=schemas.AssignmentRuleOut, summary="Retrieve an assignment rule")
+def get_assignment_rule(
+    rule_id: str, ctx: ProjectContext = Depends(READ), session: Session = Depends(read_session)
+) -> dict[str, Any]:
+    return assignment_out(_get_or_404(session, AssignmentRule, ctx, rule_id))
+
+
+def _update_assignment_rule(
+    rule_id: str,
+    body: schemas.AssignmentRuleUpdate | None = None,
+    ctx: ProjectContext = Depends(WRITE),
+    session: Session = Depends(write_session),
+) -> Response:
+    rule = _get_or_404(session, AssignmentRule, ctx, rule_id)
+    body = body or schemas.AssignmentRuleUpdate()
+    try:
+        rules.update_assignment_rule(
+            session, ctx.project, rule, filters=body.filters, assignee=_assignee(body.assignee)
+        )
+    except RuleError as exc:
+        raise _rule_error(exc) from None
+    return _no_content()
+
+
+@router.delete(ASSIGNMENT + "{rule_id}/", status_code=204, summary="Delete an assignment rule")
+def delete_assignment_rule(
+    rule_id: str, ctx: ProjectContext = Depends(WRITE), session: Session = Depends(write_session)
+) -> Response:
+    if not rules.delete_rule(session, AssignmentRule, ctx.project_id, rule_id):
+        raise errors.not_found()
+    return _no_content()
+
+
+# PUT and PATCH behave the same for rules (every field optional, 204): register both verbs on one handler.
+for _path, _handler, _noun in (
+    (SUPPRESSION, _update_suppression_rule, "suppression"),
+    (GROUPING, _update_grouping_rule, "grouping"),
+    (ASSIGNMENT, _update_assignment_rule, "assignment"),
+):
+    for _method in ("PUT", "PATCH"):
+        router.add_api_route(
+            _path + "{rule_id}/",
+            _handler,
+            methods=[_method],
+            status_code=204,
+            responses=NO_CONTENT,
+            summary=f"Update a {_noun} rule (re-enables it)",
+            name=f"{_method.lower()}_{_noun}_rule",
+            response_class=Response,
+        )

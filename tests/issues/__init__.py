@@ -1,0 +1,1 @@
+"""Issues workflow, fingerprints and stack-frame API tests."""

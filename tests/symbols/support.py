@@ -1,0 +1,145 @@
+"""Helpers for symbol tests: a moto S3 server process, source-map encoding, sample data."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from faultline.db import Database
+from faultline.symbols.models import SymbolSet
+from faultline.symbols.storage import BlobStorage, new_key
+from tests.support.live_server import free_port
+
+SAMPLES = Path("/work/shared/samples")
+FIXTURES = Path(__file__).parent / "fixtures"
+CHUNK_ID = "0197a3f2-1c2d-7e6f-8a9b-0c1d2e3f4a5b"
+
+
+def sample_blob() -> bytes:
+    return (SAMPLES / "posthog_symbol_set_sourceandmap_v2.bin").read_bytes()
+
+
+def sample_event() -> dict[str, Any]:
+    return copy.deepcopy(orjson.loads((SAMPLES / "posthog_js_exception.json").read_bytes())["batch"][0])
+
+
+def sample_frames() -> list[dict[str, Any]]:
+    return sample_event()["properties"]["$exception_list"][0]["stacktrace"]["frames"]
+
+
+def sha512(data: bytes) -> str:
+    return hashlib.sha512(data).hexdigest()
+
+
+def store_symbol_set(db: Database, storage: BlobStorage, project_id: int, ref: str, blob: bytes) -> SymbolSet:
+    key = new_key()
+    storage.put(key, blob)
+    with db.write() as session:
+        row = SymbolSet(project_id=project_id, ref=ref, storage_ptr=key, content_hash=sha512(blob))
+        session.add(row)
+    return row
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Source maps
+
+
+_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def vlq(value: int) -> str:
+    number = (-value << 1) | 1 if value < 0 else value << 1
+    out = ""
+    while True:
+        digit = number & 31
+        number >>= 5
+        if number:
+            digit |= 32
+        out += _B64[digit]
+        if not number:
+            return out
+
+
+def encode_mappings(lines: Sequence[Sequence[Sequence[int]]]) -> str:
+    """Standard source-map `mappings` from absolute segments per generated line:
+    (gen_col, src_idx, src_line, src_col[, name_idx]) — all 0-based."""
+    out_lines = []
+    prev_src = prev_line = prev_col = prev_name = 0
+    for segments in lines:
+        prev_gen = 0
+        encoded = []
+        for segment in segments:
+            gen_col, src, line, col = segment[:4]
+            parts = [gen_col - prev_gen, src - prev_src, line - prev_line, col - prev_col]
+            prev_gen, prev_src, prev_line, prev_col = gen_col, src, line, col
+            if len(segment) > 4:
+                parts.append(segment[4] - prev_name)
+                prev_name = segment[4]
+            encoded.append("".join(vlq(p) for p in parts))
+        out_lines.append(",".join(encoded))
+    return ";".join(out_lines)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# moto S3 server (a real process on loopback)
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    port = free_port()
+    moto = Path(sys.executable).parent / "moto_server"
+    process = subprocess.Popen(
+        [str(moto), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"moto_server exited with {process.returncode}")
+            try:
+                httpx.get(url + "/moto-api/", timeout=1.0)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("moto_server did not start")
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+S3_ENV = {"FAULTLINE_S3_ACCESS_KEY_ID": "testing", "FAULTLINE_S3_SECRET_ACCESS_KEY": "testing"}
+
+
+def create_bucket(endpoint: str, bucket: str) -> None:
+    import boto3
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    client.create_bucket(Bucket=bucket)
