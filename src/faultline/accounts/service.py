@@ -283,6 +283,24 @@ def organization_user(session: Session, organization_id: uuid.UUID, user_id: int
     ).scalar_one_or_none()
 
 
+def organization_members(session: Session, organization_id: uuid.UUID) -> list[User]:
+    """Active members, for assignee pickers (ordered by name, then e-mail)."""
+    return list(
+        session.execute(
+            sa.select(User)
+            .join(OrganizationMembership, OrganizationMembership.user_id == User.id)
+            .where(OrganizationMembership.organization_id == organization_id, User.is_active.is_(True))
+            .order_by(User.first_name, User.email)
+        ).scalars()
+    )
+
+
+def organization_roles(session: Session, organization_id: uuid.UUID) -> list[Role]:
+    return list(
+        session.execute(sa.select(Role).where(Role.organization_id == organization_id).order_by(Role.name)).scalars()
+    )
+
+
 def organization_role(session: Session, organization_id: uuid.UUID, role_id: uuid.UUID) -> Role | None:
     return session.execute(
         sa.select(Role).where(Role.organization_id == organization_id, Role.id == role_id)

@@ -112,6 +112,21 @@ def _frames_stmt(project_id: int) -> sa.Select[Any]:
     )
 
 
+def frame_contexts(session: Session, project_id: int, raw_ids: Iterable[str]) -> dict[str, Any]:
+    """Stored context lines (`{"before", "line", "after"}`) per `"<raw_id>/<part>"`, for the issue page's trace."""
+    pairs = _pairs(raw_ids)
+    found: dict[str, Any] = {}
+    for start in range(0, len(pairs), PAIRS_PER_QUERY):
+        chunk = pairs[start : start + PAIRS_PER_QUERY]
+        rows = session.execute(
+            sa.select(StackFrame.raw_id, StackFrame.part, StackFrame.context).where(
+                StackFrame.project_id == project_id, StackFrame.context.is_not(None), _pair_clause(chunk)
+            )
+        ).all()
+        found.update({f"{raw}/{part}": context for raw, part, context in rows if context})
+    return found
+
+
 def serialize(row: Any) -> dict[str, Any]:
     frame, ref, release = row
     return {

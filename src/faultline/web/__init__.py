@@ -15,11 +15,33 @@ from faultline.web.templating import STATIC_DIR, STATIC_PREFIX, Templates
 
 
 def install(app: FastAPI) -> None:
-    from faultline.web.views import account, auth, projects
+    from faultline.web.views import (
+        account,
+        auth,
+        autocapture,
+        ingestion,
+        issue_actions,
+        issue_detail,
+        issues,
+        projects,
+        rules,
+        symbols,
+    )
 
     app.state.web_templates = Templates(public_url=app.state.settings.public_url)
     app.add_middleware(SessionMiddleware)
     install_handlers(app)
     app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="web-static")
-    for module in (auth, account, projects):
+    for module in (
+        auth,
+        account,
+        projects,
+        issues,
+        issue_detail,
+        issue_actions,
+        rules,
+        autocapture,
+        symbols,
+        ingestion,
+    ):
         app.include_router(module.router)

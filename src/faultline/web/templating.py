@@ -24,7 +24,14 @@ STATIC_DIR = WEB_DIR / "static"
 STATIC_PREFIX = "/_static"
 
 # (key, label, path under /project/<id>/) of the project-level pages, in header order; Settings is always last.
-PROJECT_NAV: list[tuple[str, str, str]] = []
+PROJECT_NAV: list[tuple[str, str, str]] = [
+    ("issues", "Issues", "issues"),
+    ("rules", "Rules", "rules/suppression"),
+    ("autocapture", "Autocapture", "autocapture"),
+    ("symbols", "Symbol sets", "symbol-sets"),
+    ("releases", "Releases", "releases"),
+    ("ingestion", "Ingestion", "ingestion"),
+]
 
 # No inline scripts or styles anywhere in the templates, so the policy can forbid them outright.
 SECURITY_HEADERS = {

@@ -7,6 +7,7 @@ from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from faultline.accounts import service as accounts
+from faultline.autocapture import service as autocapture
 from faultline.http.deps import get_db
 from faultline.http.routing import Router
 from faultline.web import flash, forms, snippets
@@ -18,7 +19,7 @@ router = Router(include_in_schema=False)
 
 def project_home(project_id: int) -> str:
     """Where "open this project" lands."""
-    return f"/project/{project_id}/settings"
+    return f"/project/{project_id}/issues"
 
 
 @router.get("/projects/")
@@ -79,7 +80,8 @@ def toggle_autocapture(
 ) -> Response:
     enabled = forms.checkbox(form, "autocapture_exceptions_opt_in")
     with get_db(request).write() as session:
-        accounts.update_project(session, page.project.id, autocapture_exceptions_opt_in=enabled)
+        # The settings service bumps the config revision, so remote config served to SDKs changes at once.
+        autocapture.update_settings(session, page.project.id, {"autocapture_exceptions_opt_in": enabled})
     response = RedirectResponse(f"/project/{page.project.id}/settings", status_code=303)
     flash.add(request, response, f"Exception autocapture {'enabled' if enabled else 'disabled'} for SDKs.")
     return response
