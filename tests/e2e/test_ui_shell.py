@@ -32,7 +32,8 @@ def test_login_create_key_and_settings(live_server: LiveServer, browser) -> None
 
         log_in(page, live_server.url, creds["login"], creds["password"])
         project_id = creds["project_id"]
-        assert page.url.endswith(f"/project/{project_id}/settings")
+        assert page.url.endswith(f"/project/{project_id}/issues")
+        page.goto(f"{live_server.url}/project/{project_id}/settings")
         assert page.locator("#project-token").inner_text() == creds["project_token"]
         assert f'api_host: "{live_server.url}"' in page.locator("#snippet-posthog-js").inner_text()
         screenshot(page, "project-settings")

@@ -22,7 +22,7 @@ def test_settings_show_token_and_snippets_for_this_server(logged_in: TestClient,
 
 def test_single_project_users_land_on_it(logged_in: TestClient, seed: Tenant) -> None:
     response = logged_in.get("/projects/", follow_redirects=False)
-    assert response.status_code == 303 and response.headers["location"] == f"/project/{seed.project.id}/settings"
+    assert response.status_code == 303 and response.headers["location"] == f"/project/{seed.project.id}/issues"
 
 
 def test_switcher_lists_only_my_projects(

@@ -23,6 +23,8 @@ from typing import Any
 MAX_EXCEPTIONS = 50
 MAX_FRAMES = 300
 MAX_LINE_CHARS = 400
+# Lines shown either side of the crashing line: enough to read the statement, short enough to see the next frame.
+CONTEXT_RADIUS = 5
 
 RELATION_LABELS = {
     "cause": "caused by",
@@ -171,7 +173,20 @@ def _context_from_raw(frame: Mapping[str, Any], line: int | None) -> list[Contex
     return lines
 
 
+def _around_crash(lines: list[ContextLine]) -> list[ContextLine]:
+    crash = next((index for index, line in enumerate(lines) if line.crash), None)
+    if crash is None:
+        return lines
+    return lines[max(0, crash - CONTEXT_RADIUS) : crash + CONTEXT_RADIUS + 1]
+
+
 def frame_view(frame: Mapping[str, Any], contexts: Mapping[str, Any]) -> FrameView:
+    view = _frame_view(frame, contexts)
+    view.context = _around_crash(view.context)
+    return view
+
+
+def _frame_view(frame: Mapping[str, Any], contexts: Mapping[str, Any]) -> FrameView:
     """One frame, resolved (spec §4.5) or raw (spec §4.3, when resolution never ran)."""
     raw_id = frame.get("raw_id") if isinstance(frame.get("raw_id"), str) else None
     is_resolved_shape = raw_id is not None or "resolved" in frame or "mangled_name" in frame
