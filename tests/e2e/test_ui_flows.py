@@ -130,8 +130,12 @@ def test_browser_error_appears_with_its_frames(browser: Any, shop: PageServer, s
     try:
         page = context.new_page()
         page.goto(shop.url + "/")
-        page.wait_for_function("() => window.posthog && window.posthog.__loaded === true", timeout=15_000)
-        page.wait_for_timeout(500)  # remote config applied: autocapture installed
+        # Remote config from Faultline switches exception autocapture on; throw only once it is listening.
+        page.wait_for_function(
+            "() => !!(window.posthog && posthog.exceptionObserver && posthog.exceptionObserver.isEnabled)",
+            timeout=15_000,
+        )
+        page.wait_for_timeout(300)
         page.evaluate("window.checkoutLater()")
         assert wait_until(lambda: issue_ids(server, "Cart is empty")), "the uncaught error never became an issue"
     finally:
