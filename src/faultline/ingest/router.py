@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from faultline.db import utcnow
 from faultline.http.auth import ProjectContext, project_access
-from faultline.http.deps import read_session
+from faultline.http.deps import READ_SESSION
 from faultline.http.routing import Router
 from faultline.ingest import diagnostics as diag
 from faultline.ingest.models import IngestCounter, IngestError
@@ -73,7 +73,7 @@ def ingestion_report(
     days: int = Query(7, ge=1, le=90, description="How many UTC days of counters (today included)."),
     errors_limit: int = Query(50, ge=1, le=100, description="How many recent errors."),
     ctx: ProjectContext = Depends(project_access("error_tracking:read")),
-    session: Session = Depends(read_session),
+    session: Session = READ_SESSION,
 ) -> dict[str, Any]:
     since = utcnow().date() - dt.timedelta(days=days - 1)
     counters = IngestCounter.__table__
