@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import httpx
 import orjson
 
 from faultline.db import Database
+from faultline.pipeline.seams import FrameResolution, SymbolResolver
 from faultline.symbols.models import SymbolSet
 from faultline.symbols.storage import BlobStorage, new_key
 from tests.support.live_server import free_port
@@ -50,6 +52,36 @@ def store_symbol_set(db: Database, storage: BlobStorage, project_id: int, ref: s
         row = SymbolSet(project_id=project_id, ref=ref, storage_ptr=key, content_hash=sha512(blob))
         session.add(row)
     return row
+
+
+def resolve_batch(
+    db: Database, resolver: SymbolResolver, project_id: int, frames: Sequence[dict[str, Any]]
+) -> list[list[FrameResolution] | None]:
+    """Frames resolved as one digest batch resolves them: on a read session, then the batch's writes applied in a
+    write transaction, with the symbol-set ids corrected the way the pipeline corrects its stack-frame rows."""
+    with db.read() as read:
+        batch = resolver.batch(read)
+        results = [batch.resolve(project_id, frame) for frame in frames]
+    committed = False
+    try:
+        with db.write() as session:
+            applied = batch.apply(session)
+        committed = True
+    finally:
+        batch.finish(committed)
+    replaced = applied.replaced_ids
+    return [
+        None
+        if result is None
+        else [replace(r, symbol_set_id=replaced[r.symbol_set_id]) if r.symbol_set_id in replaced else r for r in result]
+        for result in results
+    ]
+
+
+def resolve_frame(
+    db: Database, resolver: SymbolResolver, project_id: int, frame: dict[str, Any]
+) -> list[FrameResolution] | None:
+    return resolve_batch(db, resolver, project_id, [frame])[0]
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from faultline.symbols import fetch
 from faultline.symbols.fetch import BlockedURL, Fetcher, FetchPolicy, vet
 from faultline.symbols.models import SymbolSet
 from faultline.symbols.runtime import build_runtime
-from tests.symbols.support import CHUNK_ID, SAMPLES, sample_blob, store_symbol_set
+from tests.symbols.support import CHUNK_ID, SAMPLES, resolve_frame, sample_blob, store_symbol_set
 
 BUNDLE = SAMPLES / "js_bundle"
 MIN_JS = (BUNDLE / "app.min.js").read_bytes()
@@ -100,8 +100,7 @@ def make_runtime(app, **changes: Any):
 
 
 def resolve(db, runtime, project_id: int, frame: dict[str, Any]):
-    with db.write() as session:
-        [result] = runtime.resolver.resolve(session, project_id, frame)
+    [result] = resolve_frame(db, runtime.resolver, project_id, frame)
     return result
 
 
