@@ -8,10 +8,12 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +124,61 @@ def encode_mappings(lines: Sequence[Sequence[Sequence[int]]]) -> str:
             encoded.append("".join(vlq(p) for p in parts))
         out_lines.append(",".join(encoded))
     return ";".join(out_lines)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Scripts and source maps served from loopback
+
+
+@dataclass
+class Route:
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    # Held until the test sets it (a fetch that is "slow" for exactly as long as the test needs), 60 s at most.
+    gate: threading.Event | None = None
+
+
+class ScriptServer:
+    """A real HTTP server on loopback that records every request it receives."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.hits: list[tuple[str, str]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self, with_body: bool) -> None:
+                server.hits.append((self.command, self.path))
+                route = server.routes.get(self.path, Route(status=404, body=b"not found"))
+                if route.delay:
+                    time.sleep(route.delay)
+                if route.gate is not None:
+                    route.gate.wait(60)
+                self.send_response(route.status)
+                for name, value in route.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(route.body)))
+                self.end_headers()
+                if with_body:
+                    self.wfile.write(route.body)
+
+            def do_GET(self) -> None:
+                self._serve(True)
+
+            def do_HEAD(self) -> None:
+                self._serve(False)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
 
 # ---------------------------------------------------------------------------------------------------------------------
