@@ -48,9 +48,7 @@ def truncate_ref(ref: str) -> str:
 
 
 def no_upload_message(ref: str, kind: Kind) -> str:
-    if kind is Kind.PROGUARD:
-        return f"No proguard map uploaded for id: {ref}"
-    return f"No sourcemap uploaded for chunk id: {ref}"
+    return frames.no_upload_message(ref, proguard=kind is Kind.PROGUARD)
 
 
 @dataclass
@@ -149,7 +147,7 @@ class SymbolSetBatch:
         location = frames.js_location(frame)
         if location is None:
             return FrameResolution(contents=frames.js_unminified(frame))
-        chunk_id = frames.as_str(frame.get("chunk_id")) or frames.as_str(frame.get("chunkId"))
+        chunk_id = frames.chunk_id_of(frame)
         url = frames.clean_script_url(frames.as_str(frame.get("filename")))
         if not chunk_id and not url:
             return FrameResolution(contents=frames.js_failed(frame, frames.NO_URL_OR_CHUNK_ID))
@@ -163,7 +161,7 @@ class SymbolSetBatch:
         return self._resolved(frames.js_resolved(frame, token), context, loaded.row)
 
     def _node(self, project_id: int, frame: Mapping[str, Any]) -> FrameResolution:
-        chunk_id = frames.as_str(frame.get("chunk_id")) or frames.as_str(frame.get("chunkId"))
+        chunk_id = frames.chunk_id_of(frame)
         location = frames.js_location(frame)
         if not chunk_id or location is None:
             contents, context = frames.node_direct(frame)
@@ -180,9 +178,9 @@ class SymbolSetBatch:
         return self._resolved(frames.js_resolved(frame, token), context, loaded.row)
 
     def _hermes(self, project_id: int, frame: Mapping[str, Any]) -> FrameResolution:
-        chunk_id = frames.as_str(frame.get("chunkId")) or frames.as_str(frame.get("chunk_id"))
+        chunk_id = frames.chunk_id_of(frame)
         if not chunk_id:
-            return FrameResolution(contents=frames.hermes_failed(frame, "No chunk id sent with frame"))
+            return FrameResolution(contents=frames.hermes_failed(frame, frames.NO_CHUNK_ID))
         column = frames.as_int(frame.get("colno"))
         try:
             loaded = self._load_ref(project_id, chunk_id, Kind.HERMES)
@@ -200,9 +198,9 @@ class SymbolSetBatch:
         map_id = frames.as_str(frame.get("map_id"))
         module = frames.as_str(frame.get("module"))
         if not map_id:
-            return [FrameResolution(contents=frames.java_failed(frame, "No map ID sent with frame"))]
+            return [FrameResolution(contents=frames.java_failed(frame, frames.NO_MAP_ID))]
         if not module:
-            return [FrameResolution(contents=frames.java_failed(frame, "No module provided"))]
+            return [FrameResolution(contents=frames.java_failed(frame, frames.NO_MODULE))]
         try:
             loaded = self._load_ref(project_id, map_id, Kind.PROGUARD)
         except LookupFailed as failed:
