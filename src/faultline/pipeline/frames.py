@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from faultline.pipeline.parse import as_text
 from faultline.symbols import frames as sf
 
 CONTEXT_LINE_CAP = 300
@@ -46,12 +47,7 @@ class ResolvedFrame:
 
 
 def _s(frame: Mapping[str, Any], key: str) -> str | None:
-    value = frame.get(key)
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    return None
+    return as_text(frame.get(key))
 
 
 def _i(frame: Mapping[str, Any], key: str) -> int | None:
