@@ -34,7 +34,7 @@ from faultline.pipeline import fingerprint as fp
 from faultline.pipeline import linking, store
 from faultline.pipeline.parse import InvalidEvent, ParsedEvent, parse_payload
 from faultline.pipeline.resolution import FrameResolver, metadata, resolve_exceptions
-from faultline.pipeline.seams import NoRules, NoSymbols, ProjectRules, RulesProvider, SymbolResolver
+from faultline.pipeline.seams import NoRules, NoSymbols, ProjectRules, RulesProvider, SymbolBatch, SymbolResolver
 
 log = logging.getLogger(__name__)
 
@@ -119,13 +119,14 @@ class Pipeline:
 
     def _attempt(self, items: Sequence[Incoming], *, last: bool) -> list[Outcome]:
         batch = self._parse(items)
-        with self.db.read() as read_session:
-            symbols = self.symbols.batch(read_session)
-            resolver = FrameResolver(symbols)
-            self._resolve(read_session, batch, resolver)
+        symbols: SymbolBatch | None = None
         committed = False
         written_frames: list[dict[str, Any]] = []
         try:
+            with self.db.read() as read_session:
+                symbols = self.symbols.batch(read_session)
+                resolver = FrameResolver(symbols)
+                self._resolve(read_session, batch, resolver)
             with self.db.write() as session:
                 applied = symbols.apply(session)
                 if applied.stale and not last:
@@ -141,7 +142,8 @@ class Pipeline:
                 diag.add_errors(session, batch.error_rows)
             committed = True
         finally:
-            symbols.finish(committed)
+            if symbols is not None:
+                symbols.finish(committed)
         self.recent_frames.remember(written_frames)
         return [o if o is not None else Outcome(INVALID, reason="not processed") for o in batch.outcomes]
 

@@ -389,10 +389,14 @@ class RepairRunner:
             chunk = _Chunk(
                 project_id, ref, progress, read_cursor, [r[0] for r in rows], symbols, FrameResolver(symbols)
             )
-            for event_id, properties in rows:
-                repaired = repair_properties(chunk.resolver, project_id, ref, properties or {})
-                if repaired is not None:
-                    chunk.repaired[event_id] = (properties, repaired)
+            try:
+                for event_id, properties in rows:
+                    repaired = repair_properties(chunk.resolver, project_id, ref, properties or {})
+                    if repaired is not None:
+                        chunk.repaired[event_id] = (properties, repaired)
+            except BaseException:
+                symbols.finish(False)
+                raise
         return chunk
 
     def _write_chunk(self, session: Session, job_id: uuid.UUID, read: _Chunk, *, settle: bool) -> bool:
