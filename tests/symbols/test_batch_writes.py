@@ -42,8 +42,8 @@ def after_resolving(monkeypatch) -> Callable[[Callable[[], Any]], list[int]]:
         real = Pipeline._resolve
         resolved: list[int] = []
 
-        def hooked(session: Any, batch: Any, resolver: Any) -> None:
-            real(session, batch, resolver)
+        def hooked(batch: Any, resolver: Any) -> None:
+            real(batch, resolver)
             resolved.append(1)
             if len(resolved) == 1:
                 action()

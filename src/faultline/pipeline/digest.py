@@ -85,8 +85,6 @@ class _Batch:
     counts: dict[tuple[int, dt.date, str], int] = field(default_factory=lambda: defaultdict(int))
     error_rows: list[dict[str, Any]] = field(default_factory=list)
     today: dt.date = field(default_factory=lambda: utcnow().date())
-    # Events already stored when the batch was resolved (redeliveries): not resolved, reported as duplicates.
-    stored_before: dict[int, set[uuid.UUID]] = field(default_factory=dict)
 
 
 class _StaleSymbols(Exception):
@@ -126,7 +124,7 @@ class Pipeline:
             with self.db.read() as read_session:
                 symbols = self.symbols.batch(read_session)
                 resolver = FrameResolver(symbols)
-                self._resolve(read_session, batch, resolver)
+                self._resolve(batch, resolver)
             with self.db.write() as session:
                 applied = symbols.apply(session)
                 if applied.stale and not last:
@@ -162,24 +160,19 @@ class Pipeline:
         return batch
 
     @staticmethod
-    def _resolve(session: Session, batch: _Batch, resolver: FrameResolver) -> None:
-        """Stage 1 before the write transaction: resolve the frames of every event not stored already."""
+    def _resolve(batch: _Batch, resolver: FrameResolver) -> None:
+        """Stage 1, before the write transaction. Duplicates are resolved too (they are only recognised inside the
+        transaction): cheap, since resolutions are memoised per raw frame and symbol sets cached per process, and it
+        keeps a batch without symbol frames from touching the database before it writes."""
         for project_id, works in batch.by_project.items():
-            stored = store.existing_uuids(session, project_id, [w.event.uuid for w in works])
-            batch.stored_before[project_id] = stored
             for work in works:
-                if work.event.uuid not in stored:
-                    work.exceptions = resolve_exceptions(resolver, project_id, work.event.exceptions)
+                work.exceptions = resolve_exceptions(resolver, project_id, work.event.exceptions)
 
     def _project(self, session: Session, project_id: int, works: list[_Work], batch: _Batch) -> None:
         outcomes, counts, today = batch.outcomes, batch.counts, batch.today
         # Duplicates: already stored (SDK retry, queue redelivery) or repeated within this batch. Checked before
-        # linking so a replayed event can neither reopen an issue nor create one. Events stored before the batch
-        # was resolved count too (their frames were not resolved); the check here catches concurrent workers.
-        stored_before = batch.stored_before.get(project_id, set())
-        stored_before |= store.existing_uuids(
-            session, project_id, [w.event.uuid for w in works if w.event.uuid not in stored_before]
-        )
+        # linking so a replayed event can neither reopen an issue nor create one.
+        stored_before = store.existing_uuids(session, project_id, [w.event.uuid for w in works])
         fresh: list[_Work] = []
         seen: set[uuid.UUID] = set()
         for work in works:
