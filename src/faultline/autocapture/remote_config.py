@@ -29,6 +29,7 @@ from faultline.accounts.models import Project
 from faultline.autocapture import sdk_body
 from faultline.autocapture.models import AutocaptureControls
 from faultline.http import errors
+from faultline.http.cors import cors_headers, preflight_response
 from faultline.http.deps import READ_SESSION
 from faultline.http.errors import APIError
 from faultline.http.routing import Router
@@ -166,26 +167,8 @@ def _cache(request: Request) -> RemoteConfigCache:
 # ------------------------------------------------------------------------------------------------------ CORS
 
 
-def cors_headers(request: Request) -> dict[str, str]:
-    """SDKs call from any site; no cookies are involved, but echoing the origin also suits credentialed calls."""
-    origin = request.headers.get("origin")
-    headers = {"Access-Control-Allow-Origin": origin or "*", "Vary": "Origin"}
-    if origin:
-        headers["Access-Control-Allow-Credentials"] = "true"
-    return headers
-
-
 def _preflight(request: Request) -> Response:
-    headers = cors_headers(request)
-    headers.update(
-        {
-            "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-            "Access-Control-Allow-Headers": request.headers.get("access-control-request-headers")
-            or "Content-Type, Authorization",
-            "Access-Control-Max-Age": "86400",
-        }
-    )
-    return Response(status_code=200, headers=headers)
+    return preflight_response(request, "GET, POST, OPTIONS")
 
 
 def _error(request: Request, error: APIError) -> Response:
