@@ -29,7 +29,8 @@ from faultline.accounts.models import Project
 from faultline.autocapture import sdk_body
 from faultline.autocapture.models import AutocaptureControls
 from faultline.http import errors
-from faultline.http.deps import read_session
+from faultline.http.cors import cors_headers, preflight_response
+from faultline.http.deps import READ_SESSION
 from faultline.http.errors import APIError
 from faultline.http.routing import Router
 from faultline.rules.client_rules import client_safe_rule
@@ -166,26 +167,8 @@ def _cache(request: Request) -> RemoteConfigCache:
 # ------------------------------------------------------------------------------------------------------ CORS
 
 
-def cors_headers(request: Request) -> dict[str, str]:
-    """SDKs call from any site; no cookies are involved, but echoing the origin also suits credentialed calls."""
-    origin = request.headers.get("origin")
-    headers = {"Access-Control-Allow-Origin": origin or "*", "Vary": "Origin"}
-    if origin:
-        headers["Access-Control-Allow-Credentials"] = "true"
-    return headers
-
-
 def _preflight(request: Request) -> Response:
-    headers = cors_headers(request)
-    headers.update(
-        {
-            "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-            "Access-Control-Allow-Headers": request.headers.get("access-control-request-headers")
-            or "Content-Type, Authorization",
-            "Access-Control-Max-Age": "86400",
-        }
-    )
-    return Response(status_code=200, headers=headers)
+    return preflight_response(request, "GET, POST, OPTIONS")
 
 
 def _error(request: Request, error: APIError) -> Response:
@@ -209,7 +192,7 @@ def _config_response(request: Request, session: Session, token: str, *, js: bool
 
 
 @router.get("/array/{token}/config", summary="Remote config for posthog-js (JSON)", response_model=dict[str, Any])
-def remote_config_json(token: str, request: Request, session: Session = Depends(read_session)) -> Response:
+def remote_config_json(token: str, request: Request, session: Session = READ_SESSION) -> Response:
     return _config_response(request, session, token, js=False)
 
 
@@ -219,7 +202,7 @@ def remote_config_json(token: str, request: Request, session: Session = Depends(
     response_class=Response,
     responses={200: {"content": {"application/javascript": {}}}},
 )
-def remote_config_js(token: str, request: Request, session: Session = Depends(read_session)) -> Response:
+def remote_config_js(token: str, request: Request, session: Session = READ_SESSION) -> Response:
     return _config_response(request, session, token, js=True)
 
 
@@ -305,17 +288,17 @@ def _decide(request: Request, raw: bytes, session: Session) -> Response:
 
 
 @router.post("/flags/", summary="Feature flags (none) for SDKs; `?config=true` adds the remote config")
-def flags(request: Request, raw: bytes = Depends(raw_body), session: Session = Depends(read_session)) -> Response:
+def flags(request: Request, raw: bytes = Depends(raw_body), session: Session = READ_SESSION) -> Response:
     return _flags(request, raw, session)
 
 
 @router.post("/decide/", summary="Legacy SDK bootstrap (`?v=3|4`): remote config and an empty flag set")
-def decide(request: Request, raw: bytes = Depends(raw_body), session: Session = Depends(read_session)) -> Response:
+def decide(request: Request, raw: bytes = Depends(raw_body), session: Session = READ_SESSION) -> Response:
     return _decide(request, raw, session)
 
 
 @router.get("/decide/", include_in_schema=False)
-def decide_get(request: Request, session: Session = Depends(read_session)) -> Response:
+def decide_get(request: Request, session: Session = READ_SESSION) -> Response:
     return _decide(request, b"", session)
 
 

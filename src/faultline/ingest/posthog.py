@@ -17,6 +17,7 @@ from fastapi import Request
 from starlette.responses import Response
 
 from faultline.http import errors
+from faultline.http.cors import cors_headers, preflight_response
 from faultline.http.responses import ORJSONResponse
 from faultline.http.routing import Router
 from faultline.ingest import diagnostics as diag
@@ -49,14 +50,6 @@ INVALID_TOKEN = (
 
 def _state(request: Request) -> IngestState:
     return request.app.state.ingest
-
-
-def cors_headers(request: Request) -> dict[str, str]:
-    origin = request.headers.get("origin")
-    headers = {"Access-Control-Allow-Origin": origin or "*", "Vary": "Origin"}
-    if origin:
-        headers["Access-Control-Allow-Credentials"] = "true"
-    return headers
 
 
 def _bearer(request: Request) -> str | None:
@@ -219,13 +212,7 @@ async def capture_v1(request: Request) -> Response:
 
 
 async def preflight(request: Request) -> Response:
-    headers = cors_headers(request)
-    headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
-    headers["Access-Control-Allow-Headers"] = (
-        request.headers.get("access-control-request-headers") or "Content-Type, Authorization"
-    )
-    headers["Access-Control-Max-Age"] = "86400"
-    return Response(status_code=200, headers=headers)
+    return preflight_response(request, "POST, OPTIONS")
 
 
 for _path in V0_PATHS:

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from faultline.http.auth import ProjectContext, project_access
-from faultline.http.deps import read_session
+from faultline.http.deps import READ_SESSION
 from faultline.http.routing import Router
 from faultline.ingest import diagnostics as diag
 
@@ -58,7 +58,7 @@ def ingestion_report(
     days: int = Query(7, ge=1, le=90, description="How many UTC days of counters (today included)."),
     errors_limit: int = Query(50, ge=1, le=100, description="How many recent errors."),
     ctx: ProjectContext = Depends(project_access("error_tracking:read")),
-    session: Session = Depends(read_session),
+    session: Session = READ_SESSION,
 ) -> dict[str, Any]:
     return diag.report(
         session,

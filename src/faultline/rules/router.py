@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from faultline.http import errors
 from faultline.http.auth import ProjectContext, project_access
-from faultline.http.deps import read_session, write_session
+from faultline.http.deps import READ_SESSION, WRITE_SESSION
 from faultline.http.pagination import Page, PageParams, page_params, paginate_query
 from faultline.http.routing import Router
 from faultline.rules import schemas
@@ -109,7 +109,7 @@ SUPPRESSION = "/error_tracking/suppression_rules/"
 @router.get(SUPPRESSION, response_model=Page[schemas.SuppressionRuleOut], summary="List suppression rules")
 def list_suppression_rules(
     ctx: ProjectContext = Depends(READ),
-    session: Session = Depends(read_session),
+    session: Session = READ_SESSION,
     page: PageParams = Depends(page_params),
 ) -> dict[str, Any]:
     return paginate_query(session, page, rules.list_rules(session, SuppressionRule, ctx.project_id), suppression_out)
@@ -121,7 +121,7 @@ def list_suppression_rules(
 def create_suppression_rule(
     body: schemas.SuppressionRuleCreate | None = None,
     ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
 ) -> dict[str, Any]:
     body = body or schemas.SuppressionRuleCreate()
     try:
@@ -137,7 +137,7 @@ def create_suppression_rule(
 def reorder_suppression_rules(
     body: schemas.ReorderIn | None = None,
     ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
 ) -> Response:
     return _reorder(session, SuppressionRule, ctx, body)
 
@@ -146,7 +146,7 @@ def reorder_suppression_rules(
     SUPPRESSION + "{rule_id}/", response_model=schemas.SuppressionRuleOut, summary="Retrieve a suppression rule"
 )
 def get_suppression_rule(
-    rule_id: str, ctx: ProjectContext = Depends(READ), session: Session = Depends(read_session)
+    rule_id: str, ctx: ProjectContext = Depends(READ), session: Session = READ_SESSION
 ) -> dict[str, Any]:
     return suppression_out(_get_or_404(session, SuppressionRule, ctx, rule_id))
 
@@ -155,7 +155,7 @@ def _update_suppression_rule(
     rule_id: str,
     body: schemas.SuppressionRuleUpdate | None = None,
     ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
 ) -> Response:
     rule = _get_or_404(session, SuppressionRule, ctx, rule_id)
     body = body or schemas.SuppressionRuleUpdate()
@@ -168,7 +168,7 @@ def _update_suppression_rule(
 
 @router.delete(SUPPRESSION + "{rule_id}/", status_code=204, summary="Delete a suppression rule")
 def delete_suppression_rule(
-    rule_id: str, ctx: ProjectContext = Depends(WRITE), session: Session = Depends(write_session)
+    rule_id: str, ctx: ProjectContext = Depends(WRITE), session: Session = WRITE_SESSION
 ) -> Response:
     if not rules.delete_rule(session, SuppressionRule, ctx.project_id, rule_id):
         raise errors.not_found()
@@ -181,9 +181,7 @@ GROUPING = "/error_tracking/grouping_rules/"
 
 
 @router.get(GROUPING, response_model=schemas.GroupingRuleList, summary="List grouping rules (unpaginated)")
-def list_grouping_rules(
-    ctx: ProjectContext = Depends(READ), session: Session = Depends(read_session)
-) -> dict[str, Any]:
+def list_grouping_rules(ctx: ProjectContext = Depends(READ), session: Session = READ_SESSION) -> dict[str, Any]:
     found = list(session.execute(rules.list_rules(session, GroupingRule, ctx.project_id)).scalars())
     issues = rules.grouping_rule_issues(session, ctx.project_id, [rule.id for rule in found])
     return {"results": [grouping_out(rule, issues.get(rule.id)) for rule in found]}
@@ -193,7 +191,7 @@ def list_grouping_rules(
 def create_grouping_rule(
     body: schemas.GroupingRuleCreate,
     ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
 ) -> dict[str, Any]:
     try:
         rule = rules.create_grouping_rule(
@@ -208,14 +206,14 @@ def create_grouping_rule(
 def reorder_grouping_rules(
     body: schemas.ReorderIn | None = None,
     ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
 ) -> Response:
     return _reorder(session, GroupingRule, ctx, body)
 
 
 @router.get(GROUPING + "{rule_id}/", response_model=schemas.GroupingRuleOut, summary="Retrieve a grouping rule")
 def get_grouping_rule(
-    rule_id: str, ctx: ProjectContext = Depends(READ), session: Session = Depends(read_session)
+    rule_id: str, ctx: ProjectContext = Depends(READ), session: Session = READ_SESSION
 ) -> dict[str, Any]:
     rule = _get_or_404(session, GroupingRule, ctx, rule_id)
     return grouping_out(rule, rules.grouping_rule_issues(session, ctx.project_id, [rule.id]).get(rule.id))
@@ -225,7 +223,7 @@ def _update_grouping_rule(
     rule_id: str,
     body: schemas.GroupingRuleUpdate | None = None,
     ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
 ) -> Response:
     rule = _get_or_404(session, GroupingRule, ctx, rule_id)
     try:
@@ -237,7 +235,7 @@ def _update_grouping_rule(
 
 @router.delete(GROUPING + "{rule_id}/", status_code=204, summary="Delete a grouping rule")
 def delete_grouping_rule(
-    rule_id: str, ctx: ProjectContext = Depends(WRITE), session: Session = Depends(write_session)
+    rule_id: str, ctx: ProjectContext = Depends(WRITE), session: Session = WRITE_SESSION
 ) -> Response:
     if not rules.delete_rule(session, GroupingRule, ctx.project_id, rule_id):
         raise errors.not_found()
@@ -252,7 +250,7 @@ ASSIGNMENT = "/error_tracking/assignment_rules/"
 @router.get(ASSIGNMENT, response_model=Page[schemas.AssignmentRuleOut], summary="List assignment rules")
 def list_assignment_rules(
     ctx: ProjectContext = Depends(READ),
-    session: Session = Depends(read_session),
+    session: Session = READ_SESSION,
     page: PageParams = Depends(page_params),
 ) -> dict[str, Any]:
     return paginate_query(session, page, rules.list_rules(session, AssignmentRule, ctx.project_id), assignment_out)
@@ -262,7 +260,7 @@ def list_assignment_rules(
 def create_assignment_rule(
     body: schemas.AssignmentRuleCreate,
     ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
 ) -> dict[str, Any]:
     assignee = _assignee(body.assignee)
     assert assignee is not None  # the schema refuses null
@@ -279,14 +277,14 @@ def create_assignment_rule(
 def reorder_assignment_rules(
     body: schemas.ReorderIn | None = None,
     ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
 ) -> Response:
     return _reorder(session, AssignmentRule, ctx, body)
 
 
 @router.get(ASSIGNMENT + "{rule_id}/", response_model=schemas.AssignmentRuleOut, summary="Retrieve an assignment rule")
 def get_assignment_rule(
-    rule_id: str, ctx: ProjectContext = Depends(READ), session: Session = Depends(read_session)
+    rule_id: str, ctx: ProjectContext = Depends(READ), session: Session = READ_SESSION
 ) -> dict[str, Any]:
     return assignment_out(_get_or_404(session, AssignmentRule, ctx, rule_id))
 
@@ -295,7 +293,7 @@ def _update_assignment_rule(
     rule_id: str,
     body: schemas.AssignmentRuleUpdate | None = None,
     ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
 ) -> Response:
     rule = _get_or_404(session, AssignmentRule, ctx, rule_id)
     body = body or schemas.AssignmentRuleUpdate()
@@ -310,7 +308,7 @@ def _update_assignment_rule(
 
 @router.delete(ASSIGNMENT + "{rule_id}/", status_code=204, summary="Delete an assignment rule")
 def delete_assignment_rule(
-    rule_id: str, ctx: ProjectContext = Depends(WRITE), session: Session = Depends(write_session)
+    rule_id: str, ctx: ProjectContext = Depends(WRITE), session: Session = WRITE_SESSION
 ) -> Response:
     if not rules.delete_rule(session, AssignmentRule, ctx.project_id, rule_id):
         raise errors.not_found()

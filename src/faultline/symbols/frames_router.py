@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from faultline.http import errors
 from faultline.http.auth import ProjectContext, project_access
-from faultline.http.deps import read_session
+from faultline.http.deps import READ_SESSION
 from faultline.http.pagination import Page, PageParams, page_params, paginate_query
 from faultline.http.routing import Router
 from faultline.ids import parse_uuid
@@ -146,7 +146,7 @@ def list_frames(
     raw_ids: str | None = Query(None, description='Comma-separated "<raw_id>/<part>" ids.'),
     symbol_set: str | None = Query(None, description="Symbol set id (UUID)."),
     ctx: ProjectContext = Depends(READ),
-    session: Session = Depends(read_session),
+    session: Session = READ_SESSION,
     page: PageParams = Depends(page_params),
 ) -> dict[str, Any]:
     stmt = _frames_stmt(ctx.project_id)
@@ -178,7 +178,7 @@ def list_frames(
 def batch_get(
     body: BatchGetIn | None = None,
     ctx: ProjectContext = Depends(READ),
-    session: Session = Depends(read_session),
+    session: Session = READ_SESSION,
 ) -> dict[str, Any]:
     body = body or BatchGetIn()
     base = _frames_stmt(ctx.project_id)
@@ -218,7 +218,7 @@ def _lookup(session: Session, project_id: int, frame_id: str) -> Any:
     summary='Retrieve a frame by "<raw_id>/<part>" or by row id',
     responses={404: {"description": "No such frame."}},
 )
-def retrieve(frame_id: str, ctx: ProjectContext = Depends(READ), session: Session = Depends(read_session)) -> Any:
+def retrieve(frame_id: str, ctx: ProjectContext = Depends(READ), session: Session = READ_SESSION) -> Any:
     row = _lookup(session, ctx.project_id, frame_id.rstrip("/"))
     if row is None:
         raise errors.not_found()
