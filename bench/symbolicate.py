@@ -317,20 +317,21 @@ def main() -> None:
             for line, column in sample
         ]
         resolver = runtime.resolver
-        with db.write() as session:
+        with db.read() as session:
             started = time.perf_counter()
-            [first] = resolver.resolve(session, project_id, frames[0])
+            [first] = resolver.batch(session).resolve(project_id, frames[0])
             first_ms = (time.perf_counter() - started) * 1000
         assert first.contents["resolved"], first.contents["resolve_failure"]
         print(f"first frame of a new set (row + blob + build): {first_ms:7.1f} ms")
 
-        with db.write() as session:
+        with db.read() as session:
+            batch = resolver.batch(session)
             for frame in frames[:500]:
-                resolver.resolve(session, project_id, frame)
+                batch.resolve(project_id, frame)
             started = time.perf_counter()
             resolved = 0
             for frame in frames:
-                [result] = resolver.resolve(session, project_id, frame)
+                [result] = batch.resolve(project_id, frame)
                 resolved += result.contents["resolved"] and result.contents["resolved_name"] is not None
             warm = len(frames) / (time.perf_counter() - started)
         print(

@@ -9,9 +9,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse
 
-from faultline import __version__, migrate
+from faultline import __version__, migrate, web
 from faultline.accounts.router import router as accounts_router
 from faultline.autocapture import remote_config
 from faultline.autocapture.router import router as autocapture_router
@@ -94,6 +94,7 @@ def create_app(
     posthog_js.install(app, settings)
     install_symbols(app, database, run_repairs=embedded_worker)
     install_ingest(app, settings, database, embedded_worker=embedded_worker)
+    web.install(app)
 
     @app.get("/api/schema", include_in_schema=False)
     def schema_no_slash() -> JSONResponse:
@@ -104,8 +105,10 @@ def create_app(
     def swagger_ui() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url="/api/schema/", title="Faultline API")
 
-    @app.get("/", include_in_schema=False)
-    def index(request: Request) -> dict[str, str]:
+    @app.get("/", include_in_schema=False, response_model=None)
+    def index(request: Request) -> dict[str, str] | RedirectResponse:
+        if "text/html" in request.headers.get("accept", ""):
+            return RedirectResponse("/projects/", status_code=303)  # browsers go to the UI
         return {"name": "faultline", "version": __version__, "api_docs": "/api/schema/swagger-ui/"}
 
     return app

@@ -27,6 +27,7 @@ from faultline.jobs.models import BackgroundJob
 from faultline.releases.models import Release
 from faultline.rules.models import AssignmentRule, ConfigRevision, GroupingRule, SuppressionRule
 from faultline.symbols.models import StackFrame, SymbolSet
+from faultline.web.models import LoginAttempt, WebSession
 
 metadata = Base.metadata
 
@@ -48,6 +49,7 @@ __all__ = [
     "IssueUser",
     "IssueVolumeDaily",
     "IssueVolumeHourly",
+    "LoginAttempt",
     "NotificationOutbox",
     "Organization",
     "OrganizationMembership",
@@ -60,5 +62,6 @@ __all__ = [
     "SuppressionRule",
     "SymbolSet",
     "User",
+    "WebSession",
     "metadata",
 ]

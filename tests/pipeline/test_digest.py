@@ -23,7 +23,7 @@ from faultline.issues.models import (
     NotificationOutbox,
 )
 from faultline.pipeline.digest import Pipeline
-from faultline.pipeline.seams import Assignee, FrameResolution, GroupingDecision, NoRules
+from faultline.pipeline.seams import AppliedSymbols, Assignee, FrameResolution, GroupingDecision, NoRules
 from faultline.symbols.models import StackFrame
 from tests.pipeline.conftest import Env
 from tests.support.ingest import exception_event, ingest, load_sample_events, python_frame
@@ -242,11 +242,26 @@ def test_suppression_rule_drops_before_any_issue_exists(env: Env) -> None:
 
 
 class FakeSymbols:
+    """A `SymbolResolver` that is its own `SymbolBatch`, recording the order of the calls it gets."""
+
     def __init__(self) -> None:
         self.asked: list[str] = []
+        self.calls: list[str] = []
 
-    def resolve(self, session: Any, project_id: int, frame: Mapping[str, Any]) -> list[FrameResolution] | None:
+    def batch(self, session: Any) -> FakeSymbols:
+        self.calls.append("batch")
+        return self
+
+    def apply(self, session: Any) -> AppliedSymbols:
+        self.calls.append("apply")
+        return AppliedSymbols()
+
+    def finish(self, committed: bool) -> None:
+        self.calls.append(f"finish:{committed}")
+
+    def resolve(self, project_id: int, frame: Mapping[str, Any]) -> list[FrameResolution] | None:
         self.asked.append(frame["function"])
+        self.calls.append("resolve")
         if frame["function"] != "c":
             return None
         return [
@@ -270,6 +285,8 @@ def test_symbol_resolver_seam_is_used_for_js_frames(env: Env) -> None:
     symbols = FakeSymbols()
     [out] = ingest(env.db, env.project_id, load_sample_events("posthog_js_exception.json"), symbols=symbols)
     assert symbols.asked == ["process.processTimers", "listOnTimeout", "Timeout._onTimeout", "c", "r", "i"]
+    # Every frame is resolved before the batch's writes are applied, and the batch hears that they committed.
+    assert symbols.calls == ["batch", *["resolve"] * 6, "apply", "finish:True"]
     frames = out.properties["$exception_list"][0]["stacktrace"]["frames"]
     by_name = {f["mangled_name"]: f for f in frames}
     assert by_name["c"]["resolved_name"] == "checkout" and by_name["c"]["resolved"] is True

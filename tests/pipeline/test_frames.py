@@ -185,6 +185,7 @@ def test_js_without_location_is_unminified_and_anonymous_is_not_in_app() -> None
         "resolved": True,
         "synthetic": False,
         "suspicious": False,
+        "junk_drawer": {"raw_frame": frame},
     }
     anon = fr.platform_of(frame).resolve({**frame, "filename": "<anonymous>"}, "h")[0].contents
     assert anon["in_app"] is False
@@ -279,6 +280,23 @@ def test_java_and_hermes_need_symbols() -> None:
     contents = fr.platform_of(hermes).resolve(hermes, "h")[0].contents
     assert (contents["lang"], contents["line"], contents["resolved"]) == ("hermes-js", 1, False)
     assert contents["resolve_failure"] == "No chunk id sent with frame"
+
+
+def test_frames_needing_symbols_keep_their_raw_frame_for_a_later_repair() -> None:
+    """Unresolved for want of symbols, these frames must be findable by the repair job of a later upload."""
+    from faultline.symbols.repair import references
+
+    cases = [
+        (JS, JS["chunk_id"]),
+        ({**{k: v for k, v in JS.items() if k != "chunk_id"}}, "http://localhost:3000/static/app.injected.js"),
+        ({"platform": "node:javascript", "function": "a", "lineno": 1, "colno": 5, "chunk_id": "n1"}, "n1"),
+        ({"platform": "hermes", "function": "h", "colno": 9, "chunkId": "rn-1"}, "rn-1"),
+        ({"platform": "java", "function": "a", "module": "a.b.C", "lineno": 3, "map_id": "m1"}, "m1"),
+    ]
+    for raw, ref in cases:
+        [frame] = fr.platform_of(raw).resolve(raw, "h")
+        assert frame.contents["junk_drawer"] == {"raw_frame": raw}
+        assert references(frame.contents, ref), raw
 
 
 def test_hostile_field_types_never_raise() -> None:

@@ -8,9 +8,12 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,7 @@ import httpx
 import orjson
 
 from faultline.db import Database
+from faultline.pipeline.seams import FrameResolution, SymbolResolver
 from faultline.symbols.models import SymbolSet
 from faultline.symbols.storage import BlobStorage, new_key
 from tests.support.live_server import free_port
@@ -50,6 +54,36 @@ def store_symbol_set(db: Database, storage: BlobStorage, project_id: int, ref: s
         row = SymbolSet(project_id=project_id, ref=ref, storage_ptr=key, content_hash=sha512(blob))
         session.add(row)
     return row
+
+
+def resolve_batch(
+    db: Database, resolver: SymbolResolver, project_id: int, frames: Sequence[dict[str, Any]]
+) -> list[list[FrameResolution] | None]:
+    """Frames resolved as one digest batch resolves them: on a read session, then the batch's writes applied in a
+    write transaction, with the symbol-set ids corrected the way the pipeline corrects its stack-frame rows."""
+    with db.read() as read:
+        batch = resolver.batch(read)
+        results = [batch.resolve(project_id, frame) for frame in frames]
+    committed = False
+    try:
+        with db.write() as session:
+            applied = batch.apply(session)
+        committed = True
+    finally:
+        batch.finish(committed)
+    replaced = applied.replaced_ids
+    return [
+        None
+        if result is None
+        else [replace(r, symbol_set_id=replaced[r.symbol_set_id]) if r.symbol_set_id in replaced else r for r in result]
+        for result in results
+    ]
+
+
+def resolve_frame(
+    db: Database, resolver: SymbolResolver, project_id: int, frame: dict[str, Any]
+) -> list[FrameResolution] | None:
+    return resolve_batch(db, resolver, project_id, [frame])[0]
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -90,6 +124,61 @@ def encode_mappings(lines: Sequence[Sequence[Sequence[int]]]) -> str:
             encoded.append("".join(vlq(p) for p in parts))
         out_lines.append(",".join(encoded))
     return ";".join(out_lines)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Scripts and source maps served from loopback
+
+
+@dataclass
+class Route:
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    # Held until the test sets it (a fetch that is "slow" for exactly as long as the test needs), 60 s at most.
+    gate: threading.Event | None = None
+
+
+class ScriptServer:
+    """A real HTTP server on loopback that records every request it receives."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.hits: list[tuple[str, str]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self, with_body: bool) -> None:
+                server.hits.append((self.command, self.path))
+                route = server.routes.get(self.path, Route(status=404, body=b"not found"))
+                if route.delay:
+                    time.sleep(route.delay)
+                if route.gate is not None:
+                    route.gate.wait(60)
+                self.send_response(route.status)
+                for name, value in route.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(route.body)))
+                self.end_headers()
+                if with_body:
+                    self.wfile.write(route.body)
+
+            def do_GET(self) -> None:
+                self._serve(True)
+
+            def do_HEAD(self) -> None:
+                self._serve(False)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
 
 # ---------------------------------------------------------------------------------------------------------------------

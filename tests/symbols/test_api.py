@@ -13,7 +13,7 @@ from faultline.jobs.models import BackgroundJob
 from faultline.releases.models import Release
 from faultline.symbols.models import StackFrame, SymbolSet
 from faultline.symbols.runtime import runtime_for
-from tests.symbols.support import CHUNK_ID, sample_blob, sample_frames, sha512
+from tests.symbols.support import CHUNK_ID, resolve_frame, sample_blob, sample_frames, sha512
 
 BLOB = sample_blob()
 HASH = sha512(BLOB)
@@ -210,9 +210,9 @@ def test_bulk_finish_deletes_an_empty_upload(app, client, seed) -> None:
 def test_confirmed_upload_revives_a_negative_row_and_drops_its_frames(app, client, seed) -> None:
     db = app.state.db
     runtime = runtime_for(app.state)
+    [result] = resolve_frame(db, runtime.resolver, seed.project.id, sample_frames()[-1])
+    assert result.contents["resolved"] is False
     with db.write() as session:
-        [result] = runtime.resolver.resolve(session, seed.project.id, sample_frames()[-1])
-        assert result.contents["resolved"] is False
         session.add(
             StackFrame(
                 project_id=seed.project.id,
@@ -239,8 +239,7 @@ def test_confirmed_upload_revives_a_negative_row_and_drops_its_frames(app, clien
     jobs = client.get(f"{base(seed)}/repair_jobs/?symbol_set={symbol_set_id}", headers=seed.headers).json()
     assert jobs["count"] == 1 and jobs["results"][0]["progress"]["repaired"] == 0
     # The resolver in this process forgot the negative answer at once.
-    with db.write() as session:
-        [result] = runtime.resolver.resolve(session, seed.project.id, sample_frames()[-1])
+    [result] = resolve_frame(db, runtime.resolver, seed.project.id, sample_frames()[-1])
     assert result.contents["resolved_name"] == "validateCart"
 
 

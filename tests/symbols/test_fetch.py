@@ -5,11 +5,8 @@ from __future__ import annotations
 import base64
 import gzip
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -20,59 +17,20 @@ from faultline.symbols import fetch
 from faultline.symbols.fetch import BlockedURL, Fetcher, FetchPolicy, vet
 from faultline.symbols.models import SymbolSet
 from faultline.symbols.runtime import build_runtime
-from tests.symbols.support import CHUNK_ID, SAMPLES, sample_blob, store_symbol_set
+from tests.symbols.support import (
+    CHUNK_ID,
+    SAMPLES,
+    Route,
+    ScriptServer,
+    resolve_frame,
+    sample_blob,
+    store_symbol_set,
+)
 
 BUNDLE = SAMPLES / "js_bundle"
 MIN_JS = (BUNDLE / "app.min.js").read_bytes()
 MIN_MAP = (BUNDLE / "app.min.js.map").read_bytes()
 WITHOUT_COMMENT = MIN_JS.replace(b"//# sourceMappingURL=app.min.js.map", b"")
-
-
-@dataclass
-class Route:
-    status: int = 200
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-
-
-class ScriptServer:
-    """A real HTTP server on loopback that records every request it receives."""
-
-    def __init__(self) -> None:
-        self.routes: dict[str, Route] = {}
-        self.hits: list[tuple[str, str]] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _serve(self, with_body: bool) -> None:
-                server.hits.append((self.command, self.path))
-                route = server.routes.get(self.path, Route(status=404, body=b"not found"))
-                if route.delay:
-                    time.sleep(route.delay)
-                self.send_response(route.status)
-                for name, value in route.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(route.body)))
-                self.end_headers()
-                if with_body:
-                    self.wfile.write(route.body)
-
-            def do_GET(self) -> None:
-                self._serve(True)
-
-            def do_HEAD(self) -> None:
-                self._serve(False)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
 
 @pytest.fixture(scope="module")
@@ -100,8 +58,7 @@ def make_runtime(app, **changes: Any):
 
 
 def resolve(db, runtime, project_id: int, frame: dict[str, Any]):
-    with db.write() as session:
-        [result] = runtime.resolver.resolve(session, project_id, frame)
+    [result] = resolve_frame(db, runtime.resolver, project_id, frame)
     return result
 
 

@@ -149,6 +149,7 @@ def test_late_upload_moves_stored_events_to_the_symbolicated_issue(app, client, 
     assert ("symbolicated", "fingerprint") in kinds and ("merged", "merged_issue_ids") in kinds
     merged = next(a for a in activities(db, issue_b) if a.activity == "merged")
     assert merged.detail["changes"][0]["after"] == [str(issue_a)]
+    assert merged.detail["trigger"] == {"type": "symbolication", "symbol_set_ref": CHUNK_ID}
     assert job.status == "done" and job.progress["repaired"] == 1 and job.progress["regrouped"] == 1
     jobs = client.get(f"{base(seed)}/repair_jobs/?symbol_set={symbol_set_id}", headers=seed.headers).json()
     assert jobs["results"][0]["status"] == "done" and jobs["results"][0]["progress"]["percent"] == 100

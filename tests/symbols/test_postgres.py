@@ -14,7 +14,7 @@ from faultline.app import create_app
 from faultline.symbols.models import SymbolSet
 from faultline.symbols.runtime import runtime_for
 from tests.conftest import make_settings, make_tenant
-from tests.symbols.support import CHUNK_ID, sample_blob, sample_frames, sha512
+from tests.symbols.support import CHUNK_ID, resolve_batch, sample_blob, sample_frames, sha512
 from tests.symbols.test_api import base, make_release, upload
 
 pytestmark = pytest.mark.postgres
@@ -53,13 +53,17 @@ def test_symbol_sets_on_postgres(pg_app) -> None:
     assert jobs["count"] == 1 and jobs["results"][0]["ref"] == CHUNK_ID
 
     runtime = runtime_for(pg_app.state)
-    with db.write() as session:
-        [resolved] = runtime.resolver.resolve(session, tenant.project.id, sample_frames()[-1])
-        [missing] = runtime.resolver.resolve(session, tenant.project.id, {**sample_frames()[-1], "chunk_id": "pg-x"})
-        [again] = runtime.resolver.resolve(session, tenant.project.id, {**sample_frames()[-2], "chunk_id": "pg-x"})
+    frames = [
+        sample_frames()[-1],
+        {**sample_frames()[-1], "chunk_id": "pg-x"},
+        {**sample_frames()[-2], "chunk_id": "pg-x"},
+    ]
+    [[resolved], [missing], [again]] = resolve_batch(db, runtime.resolver, tenant.project.id, frames)
+    # A later batch finds the negative row the first one wrote.
+    [[later]] = resolve_batch(db, runtime.resolver, tenant.project.id, frames[2:])
     assert resolved.contents["resolved_name"] == "validateCart"
     assert missing.contents["resolve_failure"].startswith("No sourcemap uploaded for chunk id: pg-x")
-    assert again.symbol_set_id == missing.symbol_set_id
+    assert again.symbol_set_id == missing.symbol_set_id == later.symbol_set_id
     with db.read() as session:
         row = session.scalar(sa.select(SymbolSet).where(SymbolSet.ref == CHUNK_ID))
     assert row.content_hash == sha512(sample_blob())

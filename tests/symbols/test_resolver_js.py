@@ -11,7 +11,7 @@ from faultline.symbols import blobformat
 from faultline.symbols.blobformat import DataType
 from faultline.symbols.models import SymbolSet
 from faultline.symbols.runtime import SymbolsRuntime, runtime_for
-from tests.symbols.support import CHUNK_ID, SAMPLES, sample_blob, sample_frames, store_symbol_set
+from tests.symbols.support import CHUNK_ID, SAMPLES, resolve_frame, sample_blob, sample_frames, store_symbol_set
 
 
 @pytest.fixture
@@ -20,8 +20,7 @@ def runtime(app, seed) -> SymbolsRuntime:
 
 
 def resolve(db, runtime: SymbolsRuntime, project_id: int, frame: dict[str, Any]):
-    with db.write() as session:
-        result = runtime.resolver.resolve(session, project_id, frame)
+    result = resolve_frame(db, runtime.resolver, project_id, frame)
     assert result is not None
     return result
 
@@ -178,8 +177,7 @@ def test_hostile_frames_never_raise(db, seed, runtime, frame: dict[str, Any]) ->
 
 
 def test_other_platforms_are_left_to_the_pipeline(db, seed, runtime) -> None:
-    with db.write() as session:
-        assert runtime.resolver.resolve(session, seed.project.id, {"platform": "python", "function": "f"}) is None
+    assert resolve_frame(db, runtime.resolver, seed.project.id, {"platform": "python", "function": "f"}) is None
 
 
 # ---------------------------------------------------------------------------------------------------------------------

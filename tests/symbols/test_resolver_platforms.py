@@ -11,7 +11,7 @@ from faultline.symbols.blobformat import DataType
 from faultline.symbols.hermes import decode_vlq, parse_function_map
 from faultline.symbols.runtime import SymbolsRuntime, runtime_for
 from tests.symbols.fixtures.make_hermes_map import build as build_hermes_map
-from tests.symbols.support import FIXTURES, store_symbol_set, vlq
+from tests.symbols.support import FIXTURES, resolve_frame, store_symbol_set, vlq
 
 HERMES_CHUNK = "rn-bundle-7f3a"
 MAP_ID = "5b4e2d1"
@@ -23,8 +23,7 @@ def runtime(app, seed) -> SymbolsRuntime:
 
 
 def resolve(db, runtime: SymbolsRuntime, project_id: int, frame: dict[str, Any]):
-    with db.write() as session:
-        result = runtime.resolver.resolve(session, project_id, frame)
+    result = resolve_frame(db, runtime.resolver, project_id, frame)
     assert result is not None
     return result
 

@@ -15,7 +15,7 @@ from faultline.accounts import service as accounts
 from faultline.accounts.models import MembershipLevel, Organization, OrganizationMembership, PersonalAPIKey, Project
 from faultline.http import errors
 from faultline.http.auth import Principal, ProjectContext, project_access, require_scope
-from faultline.http.deps import read_session, write_session
+from faultline.http.deps import READ_SESSION, WRITE_SESSION
 from faultline.http.errors import FieldError
 from faultline.http.pagination import Page, PageParams, page_params, paginate_query
 from faultline.http.routing import Router
@@ -135,7 +135,7 @@ def key_out(key: PersonalAPIKey) -> dict[str, Any]:
 @router.get("/api/users/@me/", response_model=MeOut, summary="The authenticated user")
 def me(
     principal: Principal = Depends(require_scope("user:read")),
-    session: Session = Depends(read_session),
+    session: Session = READ_SESSION,
 ) -> dict[str, Any]:
     user = principal.user
     orgs = session.execute(
@@ -159,7 +159,7 @@ def me(
 @router.get("/api/projects/", response_model=Page[ProjectOut], summary="List the projects you can access")
 def list_projects(
     principal: Principal = Depends(require_scope("project:read")),
-    session: Session = Depends(read_session),
+    session: Session = READ_SESSION,
     page: PageParams = Depends(page_params),
 ) -> dict[str, Any]:
     stmt = accounts.accessible_projects(principal.user.id)
@@ -172,7 +172,7 @@ def list_projects(
 def create_project(
     body: ProjectCreate,
     principal: Principal = Depends(require_scope("project:write")),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
 ) -> dict[str, Any]:
     memberships = {
         m.organization_id: m.level
@@ -207,15 +207,11 @@ for _prefix in ("/api/projects/{project_id}/", "/api/environments/{project_id}/"
 def _update_project(
     body: ProjectUpdate,
     ctx: ProjectContext = Depends(project_access("project:write")),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
 ) -> dict[str, Any]:
-    project = session.get(Project, ctx.project.id)
-    assert project is not None
-    if body.name is not None:
-        project.name = body.name
-    if body.autocapture_exceptions_opt_in is not None:
-        project.autocapture_exceptions_opt_in = body.autocapture_exceptions_opt_in
-    session.flush()
+    project = accounts.update_project(
+        session, ctx.project.id, name=body.name, autocapture_exceptions_opt_in=body.autocapture_exceptions_opt_in
+    )
     return project_out(project)
 
 
@@ -234,15 +230,10 @@ for _prefix in ("/api/projects/{project_id}/", "/api/environments/{project_id}/"
 @router.get("/api/personal_api_keys/", response_model=Page[APIKeyOut], summary="List your personal API keys")
 def list_keys(
     principal: Principal = Depends(require_scope("personal_api_key:read")),
-    session: Session = Depends(read_session),
+    session: Session = READ_SESSION,
     page: PageParams = Depends(page_params),
 ) -> dict[str, Any]:
-    stmt = (
-        sa.select(PersonalAPIKey)
-        .where(PersonalAPIKey.user_id == principal.user.id)
-        .order_by(PersonalAPIKey.created_at.desc(), PersonalAPIKey.id)
-    )
-    return paginate_query(session, page, stmt, key_out)
+    return paginate_query(session, page, accounts.user_api_keys(principal.user.id), key_out)
 
 
 @router.post(
@@ -251,7 +242,7 @@ def list_keys(
 def create_key(
     body: APIKeyCreate,
     principal: Principal = Depends(require_scope("personal_api_key:write")),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
 ) -> dict[str, Any]:
     key, value = accounts.create_api_key(
         session,
@@ -268,15 +259,12 @@ def create_key(
 def delete_key(
     key_id: str,
     principal: Principal = Depends(require_scope("personal_api_key:write")),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
 ) -> Response:
     try:
         parsed = uuid.UUID(key_id)
     except ValueError:
         raise errors.not_found() from None
-    deleted = session.execute(
-        sa.delete(PersonalAPIKey).where(PersonalAPIKey.id == parsed, PersonalAPIKey.user_id == principal.user.id)
-    ).rowcount
-    if not deleted:
+    if not accounts.revoke_api_key(session, principal.user.id, parsed):
         raise errors.not_found()
     return Response(status_code=204)

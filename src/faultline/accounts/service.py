@@ -176,6 +176,45 @@ def create_api_key(
     return key, value
 
 
+def user_api_keys(user_id: int) -> sa.Select[tuple[PersonalAPIKey]]:
+    """A user's personal API keys, newest first (the API list and the account page)."""
+    return (
+        sa.select(PersonalAPIKey)
+        .where(PersonalAPIKey.user_id == user_id)
+        .order_by(PersonalAPIKey.created_at.desc(), PersonalAPIKey.id)
+    )
+
+
+def revoke_api_key(session: Session, user_id: int, key_id: uuid.UUID) -> bool:
+    """Delete one of the user's own keys; False when it does not exist or belongs to someone else."""
+    result = session.execute(
+        sa.delete(PersonalAPIKey).where(PersonalAPIKey.id == key_id, PersonalAPIKey.user_id == user_id)
+    )
+    return bool(result.rowcount)
+
+
+def update_project(
+    session: Session,
+    project_id: int,
+    *,
+    name: str | None = None,
+    autocapture_exceptions_opt_in: bool | None = None,
+) -> Project:
+    """Apply the fields given (None = unchanged); the API's PATCH and the settings page share it."""
+    project = session.get(Project, project_id)
+    if project is None:
+        raise AccountError("Project not found.")
+    if name is not None:
+        name = name.strip()
+        if not name:
+            raise AccountError("Project name must not be empty.")
+        project.name = name[:200]
+    if autocapture_exceptions_opt_in is not None:
+        project.autocapture_exceptions_opt_in = autocapture_exceptions_opt_in
+    session.flush()
+    return project
+
+
 @dataclass(frozen=True)
 class KeyOwner:
     key: PersonalAPIKey
@@ -242,6 +281,24 @@ def organization_user(session: Session, organization_id: uuid.UUID, user_id: int
         .join(OrganizationMembership, OrganizationMembership.user_id == User.id)
         .where(OrganizationMembership.organization_id == organization_id, User.id == user_id)
     ).scalar_one_or_none()
+
+
+def organization_members(session: Session, organization_id: uuid.UUID) -> list[User]:
+    """Active members, for assignee pickers (ordered by name, then e-mail)."""
+    return list(
+        session.execute(
+            sa.select(User)
+            .join(OrganizationMembership, OrganizationMembership.user_id == User.id)
+            .where(OrganizationMembership.organization_id == organization_id, User.is_active.is_(True))
+            .order_by(User.first_name, User.email)
+        ).scalars()
+    )
+
+
+def organization_roles(session: Session, organization_id: uuid.UUID) -> list[Role]:
+    return list(
+        session.execute(sa.select(Role).where(Role.organization_id == organization_id).order_by(Role.name)).scalars()
+    )
 
 
 def organization_role(session: Session, organization_id: uuid.UUID, role_id: uuid.UUID) -> Role | None:

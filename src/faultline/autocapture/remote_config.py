@@ -30,7 +30,7 @@ from faultline.autocapture import sdk_body
 from faultline.autocapture.models import AutocaptureControls
 from faultline.http import errors
 from faultline.http.cors import cors_headers, preflight_response
-from faultline.http.deps import read_session
+from faultline.http.deps import READ_SESSION
 from faultline.http.errors import APIError
 from faultline.http.routing import Router
 from faultline.rules.client_rules import client_safe_rule
@@ -189,7 +189,7 @@ def _config_response(request: Request, session: Session, token: str, *, js: bool
 
 
 @router.get("/array/{token}/config", summary="Remote config for posthog-js (JSON)", response_model=dict[str, Any])
-def remote_config_json(token: str, request: Request, session: Session = Depends(read_session)) -> Response:
+def remote_config_json(token: str, request: Request, session: Session = READ_SESSION) -> Response:
     return _config_response(request, session, token, js=False)
 
 
@@ -199,7 +199,7 @@ def remote_config_json(token: str, request: Request, session: Session = Depends(
     response_class=Response,
     responses={200: {"content": {"application/javascript": {}}}},
 )
-def remote_config_js(token: str, request: Request, session: Session = Depends(read_session)) -> Response:
+def remote_config_js(token: str, request: Request, session: Session = READ_SESSION) -> Response:
     return _config_response(request, session, token, js=True)
 
 
@@ -287,17 +287,17 @@ def _decide(request: Request, raw: bytes, session: Session) -> Response:
 
 
 @router.post("/flags/", summary="Feature flags (none) for SDKs; `?config=true` adds the remote config")
-def flags(request: Request, raw: bytes = Depends(raw_body), session: Session = Depends(read_session)) -> Response:
+def flags(request: Request, raw: bytes = Depends(raw_body), session: Session = READ_SESSION) -> Response:
     return _flags(request, raw, session)
 
 
 @router.post("/decide/", summary="Legacy SDK bootstrap (`?v=3|4`): remote config and an empty flag set")
-def decide(request: Request, raw: bytes = Depends(raw_body), session: Session = Depends(read_session)) -> Response:
+def decide(request: Request, raw: bytes = Depends(raw_body), session: Session = READ_SESSION) -> Response:
     return _decide(request, raw, session)
 
 
 @router.get("/decide/", include_in_schema=False)
-def decide_get(request: Request, session: Session = Depends(read_session)) -> Response:
+def decide_get(request: Request, session: Session = READ_SESSION) -> Response:
     return _decide(request, b"", session)
 
 

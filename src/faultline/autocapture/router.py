@@ -11,7 +11,7 @@ from faultline.autocapture import service
 from faultline.autocapture.schemas import LIBRARIES, ControlsIn, ControlsOut, SettingsIn, SettingsOut
 from faultline.http import errors
 from faultline.http.auth import ProjectContext, project_access
-from faultline.http.deps import read_session, write_session
+from faultline.http.deps import READ_SESSION, WRITE_SESSION
 from faultline.http.responses import ORJSONResponse
 from faultline.http.routing import Router
 
@@ -42,7 +42,7 @@ def _provided(body: ControlsIn | None) -> dict[str, Any]:
 def get_library_controls(
     library: str = LibraryParam,
     ctx: ProjectContext = Depends(READ),
-    session: Session = Depends(read_session),
+    session: Session = READ_SESSION,
 ) -> Any:
     controls = service.controls_for_library(session, ctx.project_id, _library(library))
     return service.controls_out(controls) if controls is not None else None
@@ -59,7 +59,7 @@ def create_library_controls(
     body: ControlsIn | None = None,
     library: str = LibraryParam,
     ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
 ) -> Any:
     controls, created = service.create_controls(session, ctx.project_id, _library(library), _provided(body))
     payload = ControlsOut.model_validate(service.controls_out(controls)).model_dump(mode="json")
@@ -70,7 +70,7 @@ def create_library_controls(
 def delete_library_controls(
     library: str = LibraryParam,
     ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
 ) -> Response:
     controls = service.controls_for_library(session, ctx.project_id, _library(library))
     if controls is not None:
@@ -80,7 +80,7 @@ def delete_library_controls(
 
 @router.get(CONTROLS + "{controls_id}/", response_model=ControlsOut, summary="Retrieve autocapture controls")
 def get_controls(
-    controls_id: str, ctx: ProjectContext = Depends(READ), session: Session = Depends(read_session)
+    controls_id: str, ctx: ProjectContext = Depends(READ), session: Session = READ_SESSION
 ) -> dict[str, Any]:
     controls = service.get_controls(session, ctx.project_id, controls_id)
     if controls is None:
@@ -92,7 +92,7 @@ def _update_controls(
     controls_id: str,
     body: ControlsIn | None = None,
     ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
 ) -> dict[str, Any]:
     controls = service.get_controls(session, ctx.project_id, controls_id)
     if controls is None:
@@ -113,7 +113,7 @@ for _method in ("PUT", "PATCH"):
 
 @router.delete(CONTROLS + "{controls_id}/", status_code=204, summary="Delete autocapture controls")
 def delete_controls(
-    controls_id: str, ctx: ProjectContext = Depends(WRITE), session: Session = Depends(write_session)
+    controls_id: str, ctx: ProjectContext = Depends(WRITE), session: Session = WRITE_SESSION
 ) -> Response:
     controls = service.get_controls(session, ctx.project_id, controls_id)
     if controls is None:
@@ -125,14 +125,14 @@ def delete_controls(
 # ------------------------------------------------------------------------------------------------------ settings
 
 
-def _retrieve_settings(ctx: ProjectContext = Depends(READ), session: Session = Depends(read_session)) -> dict[str, Any]:
+def _retrieve_settings(ctx: ProjectContext = Depends(READ), session: Session = READ_SESSION) -> dict[str, Any]:
     return service.get_settings(session, ctx.project_id)
 
 
 def _update_settings(
     body: SettingsIn | None = None,
     ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
 ) -> dict[str, Any]:
     values = {name: getattr(body, name) for name in body.model_fields_set} if body is not None else {}
     return service.update_settings(session, ctx.project_id, values)

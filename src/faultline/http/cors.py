@@ -1,8 +1,4 @@
-"""CORS for the endpoints SDKs call from customers' pages (capture, remote config): any origin may call them.
-
-No cookies are involved, but echoing the origin (with credentials allowed) also suits SDKs configured to send
-credentials; `Vary: Origin` keeps shared caches from serving one site's answer to another.
-"""
+"""CORS for the endpoints SDKs call from web pages (capture, remote config)."""
 
 from __future__ import annotations
 
@@ -11,6 +7,7 @@ from starlette.responses import Response
 
 
 def cors_headers(request: Request) -> dict[str, str]:
+    """SDKs call from any site; no cookies are involved, but echoing the origin also suits credentialed calls."""
     origin = request.headers.get("origin")
     headers = {"Access-Control-Allow-Origin": origin or "*", "Vary": "Origin"}
     if origin:
@@ -19,11 +16,14 @@ def cors_headers(request: Request) -> dict[str, str]:
 
 
 def preflight_response(request: Request, methods: str) -> Response:
-    """The answer to an `OPTIONS` preflight: the asked-for headers are allowed, and browsers may cache it a day."""
+    """The answer to a browser's OPTIONS preflight: any origin, the headers it asks for, cached for a day."""
     headers = cors_headers(request)
-    headers["Access-Control-Allow-Methods"] = methods
-    headers["Access-Control-Allow-Headers"] = (
-        request.headers.get("access-control-request-headers") or "Content-Type, Authorization"
+    headers.update(
+        {
+            "Access-Control-Allow-Methods": methods,
+            "Access-Control-Allow-Headers": request.headers.get("access-control-request-headers")
+            or "Content-Type, Authorization",
+            "Access-Control-Max-Age": "86400",
+        }
     )
-    headers["Access-Control-Max-Age"] = "86400"
     return Response(status_code=200, headers=headers)

@@ -35,6 +35,19 @@ FAILED = "failed"  # digest crashed on the event repeatedly; given up
 
 KEEP_ERRORS = 100  # per project
 
+# Display order of the counters (the REST report and the UI page).
+COUNTERS = (
+    RECEIVED,
+    ACCEPTED,
+    DUPLICATE,
+    DROPPED_INVALID,
+    DROPPED_SUPPRESSED,
+    REJECTED_INVALID,
+    TOO_LARGE,
+    NON_EXCEPTION,
+    FAILED,
+)
+
 
 def counter_rows(counts: Mapping[tuple[int, dt.date, str], int]) -> list[dict[str, Any]]:
     return [
@@ -155,3 +168,59 @@ class DiagnosticsFlusher:
         if self._thread.is_alive():
             self._thread.join(timeout=10)
         self.diagnostics.flush(self.db)
+
+
+def report(
+    session: Session,
+    project_id: int,
+    *,
+    days: int,
+    errors_limit: int,
+    include_unscoped: bool,
+    queue: Any,
+) -> dict[str, Any]:
+    """The ingestion report of one project (REST endpoint and UI page): per-day counters newest first, totals,
+    the newest errors and the queue backlog.
+
+    Unknown-token and oversized-body errors belong to no project and may carry another tenant's token, so they are
+    included (last day only) only when `include_unscoped` — for instance administrators.
+    """
+    since = utcnow().date() - dt.timedelta(days=days - 1)
+    counters = IngestCounter.__table__
+    rows = session.execute(
+        sa.select(counters.c.day, counters.c.name, counters.c.value)
+        .where(counters.c.project_id == project_id, counters.c.day >= since)
+        .order_by(counters.c.day.desc())
+    ).all()
+    per_day: dict[dt.date, dict[str, int]] = {}
+    totals = dict.fromkeys(COUNTERS, 0)
+    for day, name, value in rows:
+        per_day.setdefault(day, dict.fromkeys(COUNTERS, 0))[name] = int(value)
+        totals[name] = totals.get(name, 0) + int(value)
+
+    table = IngestError.__table__
+    scope = table.c.project_id == project_id
+    if include_unscoped:
+        recent_cutoff = utcnow() - dt.timedelta(days=1)
+        scope = sa.or_(scope, sa.and_(table.c.project_id.is_(None), table.c.created_at >= recent_cutoff))
+    error_rows = session.execute(sa.select(table).where(scope).order_by(table.c.id.desc()).limit(errors_limit)).all()
+    try:
+        pending: int | None = queue.pending()
+    except Exception:  # the report must work while the queue is down: that is when it is needed most
+        pending = None
+    return {
+        "days": [{"day": day, "counters": values} for day, values in sorted(per_day.items(), reverse=True)],
+        "totals": totals,
+        "recent_errors": [
+            {
+                "created_at": r.created_at,
+                "stage": r.stage,
+                "code": r.code,
+                "message": r.message,
+                "detail": r.detail or {},
+                "project_scoped": r.project_id is not None,
+            }
+            for r in error_rows
+        ],
+        "queue": {"backend": queue.backend if pending is not None else "unavailable", "pending": pending},
+    }

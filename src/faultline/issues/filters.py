@@ -1,7 +1,9 @@
 """Issue-list query parameters, parsed once for the REST API and the UI.
 
 Everything a user filters or sorts by is answered from the `issues` row and its aggregate columns (see
-`faultline.issues.queries`). Bad values raise `FilterError` naming the parameter, which the API reports as a 400.
+`faultline.issues.queries`) — except `key:value` terms in the search text (`$lib:posthog-js`,
+`$browser:"Mobile Safari"`), which select issues having at least one event whose property equals the value, as in
+Sentry's structured search. Bad values raise `FilterError` naming the parameter, which the API reports as a 400.
 """
 
 from __future__ import annotations
@@ -43,11 +45,45 @@ class AssigneeFilter:
 
 
 @dataclass(frozen=True)
+class PropertyTerm:
+    """`key:value` from the search box: an event property equal to `value` (`*` matches any run of characters)."""
+
+    key: str
+    value: str
+
+
+# `key:value` or `key:"quoted value"`, at the start or after whitespace. Keys look like event property names; a
+# value may not start with `//`, so a pasted URL ("https://…") stays free text.
+_PROPERTY_TERM = re.compile(r'(?<!\S)(\$?[A-Za-z_][\w$.\-]{0,99}):(?:"([^"]{1,200})"|(?!//)([^\s"]{1,200}))(?!\S)')
+MAX_PROPERTY_TERMS = 10
+
+
+def split_search(text: str) -> tuple[str | None, tuple[PropertyTerm, ...]]:
+    """Free text (name, message, type substring) and the `key:value` property terms of a search box entry.
+
+    A free-text part wrapped in double quotes is taken literally, so `"a:b"` searches for the text `a:b`.
+    """
+    terms: list[PropertyTerm] = []
+
+    def take(match: re.Match[str]) -> str:
+        if len(terms) >= MAX_PROPERTY_TERMS:
+            return match.group(0)
+        terms.append(PropertyTerm(key=match.group(1), value=match.group(2) or match.group(3)))
+        return " "
+
+    rest = " ".join(_PROPERTY_TERM.sub(take, text).split())
+    if len(rest) >= 2 and rest.startswith('"') and rest.endswith('"'):
+        rest = rest[1:-1].strip()
+    return rest or None, tuple(dict.fromkeys(terms))
+
+
+@dataclass(frozen=True)
 class IssueQuery:
     statuses: tuple[str, ...] = ()
     severities: tuple[str, ...] = ()
     assignee: AssigneeFilter | None = None
     search: str | None = None
+    properties: tuple[PropertyTerm, ...] = ()
     first_seen_after: dt.datetime | None = None
     first_seen_before: dt.datetime | None = None
     last_seen_after: dt.datetime | None = None
@@ -137,7 +173,7 @@ def parse_issue_query(params: Mapping[str, str], now: dt.datetime) -> IssueQuery
         text = clean_text(raw.strip())
         if len(text) > SEARCH_MAX:
             raise FilterError("search", f"Ensure this field has no more than {SEARCH_MAX} characters.", "max_length")
-        values["search"] = text or None
+        values["search"], values["properties"] = split_search(text)
     for name in (
         "first_seen_after",
         "first_seen_before",

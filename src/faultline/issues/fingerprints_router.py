@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from faultline.http import errors
 from faultline.http.auth import ProjectContext, project_access
-from faultline.http.deps import read_session
+from faultline.http.deps import READ_SESSION
 from faultline.http.pagination import Page, PageParams, page_params, paginate_query
 from faultline.http.routing import Router
 from faultline.ids import parse_uuid
@@ -28,7 +28,7 @@ NOT_FOUND = "Fingerprint not found"
 def list_fingerprints(
     issue_id: str | None = Query(None, description="Only the fingerprints of this issue."),
     ctx: ProjectContext = Depends(READ),
-    session: Session = Depends(read_session),
+    session: Session = READ_SESSION,
     page: PageParams = Depends(page_params),
 ) -> dict[str, Any]:
     parsed = None
@@ -52,7 +52,7 @@ def resolve(
         None, description="Fingerprint value, e.g. from an event's $exception_fingerprint."
     ),
     ctx: ProjectContext = Depends(READ),
-    session: Session = Depends(read_session),
+    session: Session = READ_SESSION,
 ) -> dict[str, Any]:
     if not fingerprint:
         raise errors.validation_error("fingerprint query parameter is required")
@@ -69,7 +69,7 @@ def resolve(
     responses={404: {"description": "Unknown fingerprint id."}},
 )
 def retrieve(
-    fingerprint_id: str, ctx: ProjectContext = Depends(READ), session: Session = Depends(read_session)
+    fingerprint_id: str, ctx: ProjectContext = Depends(READ), session: Session = READ_SESSION
 ) -> dict[str, Any]:
     parsed = parse_uuid(fingerprint_id)
     if parsed is None:

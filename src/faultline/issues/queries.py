@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from faultline.accounts.models import RoleMembership, User
 from faultline.issues import aggregates, search
-from faultline.issues.filters import IssueQuery
+from faultline.issues.filters import IssueQuery, PropertyTerm
 from faultline.issues.lifecycle import SCOPE
 from faultline.issues.models import ActivityLog, Event, Issue, IssueAssignment, IssueFingerprint
 from faultline.issues.sanitize import is_storable
@@ -108,6 +109,33 @@ def _serialize_rows(session: Session, rows: Sequence[Any], now: dt.datetime) -> 
     return [serialize_issue(row, assignees.get(row.id), volumes.get(row.id)) for row in rows]
 
 
+def _property_value(dialect: str, key: str) -> sa.ColumnElement[Any]:
+    """The event property as text on both databases (SQLite's JSON_EXTRACT keeps numbers numeric)."""
+    value = Event.properties[key].as_string()
+    return value if dialect == "postgresql" else sa.cast(value, sa.Text)
+
+
+def _property_clause(dialect: str, term: PropertyTerm) -> sa.ColumnElement[bool]:
+    """Issues with at least one event whose property `term.key` equals `term.value` (`*` = any characters).
+
+    The events table has no per-property index, so this is the one list filter whose cost can grow with the number
+    of events rather than issues.
+    """
+    if not is_storable(term.value):
+        return sa.false()
+    value = _property_value(dialect, term.key)
+    if "*" in term.value:
+        pattern = _like_pattern(term.value).removeprefix("%").removesuffix("%").replace("*", "%")
+        match = value.like(pattern, escape="\\")
+    else:
+        match = value == term.value
+    # Correlated EXISTS through the (issue_id, timestamp) index: a common value is confirmed by each candidate
+    # issue's first event, a rare one costs one pass over the candidates' events (other filters narrow them first).
+    # No project test in here: an issue's events are its project's, and naming `events.project_id` made SQLite
+    # walk the (project_id, timestamp) index once per issue instead — quadratic (measured with bench/ui.py).
+    return sa.exists().where(Event.issue_id == Issue.id, match)
+
+
 # A search whose matches are this few is answered from one pass over them (count, then sort in Python); more
 # matches are counted from the index and paged by an index walk in the requested order.
 SEARCH_PROBE = 2_000
@@ -156,6 +184,7 @@ def issue_conditions(
         conditions.append(Issue.severity.in_(query.severities))
     if query.search and with_search:
         conditions.append(search.match_clause(dialect, query.search))
+    conditions.extend(_property_clause(dialect, term) for term in query.properties)
     first_seen = sa.func.coalesce(Issue.first_seen, Issue.created_at)
     if query.first_seen_after is not None:
         conditions.append(first_seen >= query.first_seen_after)
@@ -330,6 +359,14 @@ def list_issues(
     return total, _serialize_rows(session, rows, now)
 
 
+def status_counts(session: Session, project_id: int) -> dict[str, int]:
+    """Issues per status in the project (the list's tab counters), from the (project_id, status, …) index."""
+    rows = session.execute(
+        sa.select(Issue.status, sa.func.count()).where(Issue.project_id == project_id).group_by(Issue.status)
+    ).all()
+    return {status: int(count) for status, count in rows}
+
+
 def issue_detail(session: Session, project_id: int, issue_id: uuid.UUID, now: dt.datetime) -> dict[str, Any] | None:
     row = session.execute(
         sa.select(*ISSUE_COLUMNS).where(Issue.project_id == project_id, Issue.id == issue_id)
@@ -437,6 +474,41 @@ def issue_events_stmt(project_id: int, issue_id: uuid.UUID, fingerprint: str | N
     if fingerprint is not None:
         stmt = stmt.where(Event.fingerprint == fingerprint)
     return stmt.order_by(Event.timestamp.desc(), Event.id.desc())
+
+
+def latest_issue_event(session: Session, project_id: int, issue_id: uuid.UUID) -> Event | None:
+    return session.execute(issue_events_stmt(project_id, issue_id).limit(1)).scalar_one_or_none()
+
+
+@dataclass(frozen=True)
+class EventPosition:
+    """Where one event sits in its issue's newest-first list: `index` 1 is the newest."""
+
+    index: int
+    total: int
+    newer: uuid.UUID | None
+    older: uuid.UUID | None
+
+
+def event_position(session: Session, project_id: int, event: Event) -> EventPosition:
+    """Neighbours and rank of an event in the issue's newest-first order (timestamp, then row id), each answered
+    from the (issue_id, timestamp) index — no offset scans however long the issue's history."""
+    same_issue = (Event.issue_id == event.issue_id, Event.project_id == project_id)
+    newer_cond = sa.or_(
+        Event.timestamp > event.timestamp, sa.and_(Event.timestamp == event.timestamp, Event.id > event.id)
+    )
+    older_cond = sa.or_(
+        Event.timestamp < event.timestamp, sa.and_(Event.timestamp == event.timestamp, Event.id < event.id)
+    )
+    newer = session.execute(
+        sa.select(Event.uuid).where(*same_issue, newer_cond).order_by(Event.timestamp.asc(), Event.id.asc()).limit(1)
+    ).scalar_one_or_none()
+    older = session.execute(
+        sa.select(Event.uuid).where(*same_issue, older_cond).order_by(Event.timestamp.desc(), Event.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    ahead = session.execute(sa.select(sa.func.count()).where(*same_issue, newer_cond)).scalar_one()
+    total = session.execute(sa.select(sa.func.count()).where(*same_issue)).scalar_one()
+    return EventPosition(index=int(ahead) + 1, total=int(total), newer=newer, older=older)
 
 
 def get_issue_event(session: Session, project_id: int, issue_id: uuid.UUID, event_uuid: uuid.UUID) -> Event | None:

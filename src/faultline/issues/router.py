@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from faultline.db import utcnow
 from faultline.http import errors
 from faultline.http.auth import ProjectContext, project_access
-from faultline.http.deps import read_session, write_session
+from faultline.http.deps import READ_SESSION, WRITE_SESSION
 from faultline.http.pagination import Page, PageParams, page_params, paginate_query
 from faultline.http.responses import ORJSONResponse
 from faultline.http.routing import Router
@@ -111,7 +111,7 @@ def _issue_query_params(
 )
 def list_issues(
     ctx: ProjectContext = Depends(READ),
-    session: Session = Depends(read_session),
+    session: Session = READ_SESSION,
     page: PageParams = Depends(page_params),
     params: dict[str, str] = Depends(_issue_query_params),
 ) -> dict[str, Any]:
@@ -127,7 +127,7 @@ def list_issues(
 
 
 @router.get(f"{BASE}/exists/", response_model=ExistsOut, summary="Whether the project has any issue")
-def exists(ctx: ProjectContext = Depends(READ), session: Session = Depends(read_session)) -> dict[str, bool]:
+def exists(ctx: ProjectContext = Depends(READ), session: Session = READ_SESSION) -> dict[str, bool]:
     return {"exists": queries.issue_exists(session, ctx.project_id)}
 
 
@@ -136,7 +136,7 @@ def values(
     key: str | None = Query(None, description="name or issue_description"),
     value: str | None = Query(None, description="Substring the returned values must contain."),
     ctx: ProjectContext = Depends(READ),
-    session: Session = Depends(read_session),
+    session: Session = READ_SESSION,
 ) -> dict[str, Any]:
     found = queries.issue_values(session, ctx.project_id, key, value)
     return {"results": [{"name": v} for v in found], "refreshing": False}
@@ -146,7 +146,7 @@ def values(
 def bulk(
     body: BulkIn,
     ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
 ) -> dict[str, bool]:
     ids = [parsed for raw in body.ids if (parsed := parse_uuid(raw)) is not None]
     try:
@@ -197,7 +197,7 @@ def all_activity(
     limit: int = ACTIVITY_LIMIT,
     page: int = ACTIVITY_PAGE,
     ctx: ProjectContext = Depends(ACTIVITY),
-    session: Session = Depends(read_session),
+    session: Session = READ_SESSION,
 ) -> dict[str, Any]:
     return _activity_response(request, session, ctx, None, limit, page)
 
@@ -218,7 +218,7 @@ def retrieve(
     issue_id: str,
     fingerprint: str | None = Query(None, description="Resolve the issue that currently owns this fingerprint."),
     ctx: ProjectContext = Depends(READ),
-    session: Session = Depends(read_session),
+    session: Session = READ_SESSION,
 ) -> Any:
     parsed = parse_uuid(issue_id)
     if fingerprint:
@@ -250,7 +250,7 @@ def update(
     issue_id: str,
     body: IssueUpdateIn | None = None,
     ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
 ) -> dict[str, Any]:
     return _update(issue_id, body, ctx, session)
 
@@ -262,7 +262,7 @@ def partial_update(
     issue_id: str,
     body: IssueUpdateIn | None = None,
     ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
 ) -> dict[str, Any]:
     return _update(issue_id, body, ctx, session)
 
@@ -287,7 +287,7 @@ def merge(
     issue_id: str,
     body: MergeIn | None = None,
     ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
 ) -> dict[str, bool]:
     if body is None:
         raise errors.required("ids")
@@ -308,7 +308,7 @@ def split(
     issue_id: str,
     body: SplitIn | None = None,
     ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
 ) -> dict[str, Any]:
     requests = [
         service.SplitRequest(fingerprint=f.fingerprint, name=f.name, description=f.description)
@@ -331,7 +331,7 @@ def assign(
     issue_id: str,
     body: AssignIn | None = None,
     ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
 ) -> dict[str, bool]:
     assignee = body.assignee.to_assignee() if body is not None and body.assignee is not None else None
     try:
@@ -355,7 +355,7 @@ def cohort(
     issue_id: str,
     body: CohortIn | None = None,
     ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
 ) -> dict[str, bool]:
     if body is None or body.cohortId is None:
         raise errors.validation_error("Please provide a cohort id")
@@ -377,7 +377,7 @@ def issue_activity(
     limit: int = ACTIVITY_LIMIT,
     page: int = ACTIVITY_PAGE,
     ctx: ProjectContext = Depends(ACTIVITY),
-    session: Session = Depends(read_session),
+    session: Session = READ_SESSION,
 ) -> dict[str, Any]:
     parsed = _issue_id(issue_id)
     if not queries.issue_exists(session, ctx.project_id, parsed):
@@ -395,7 +395,7 @@ def issue_events(
     issue_id: str,
     fingerprint: str | None = Query(None, description="Only events grouped by this fingerprint."),
     ctx: ProjectContext = Depends(READ),
-    session: Session = Depends(read_session),
+    session: Session = READ_SESSION,
     page: PageParams = Depends(page_params),
 ) -> dict[str, Any]:
     parsed = _issue_id(issue_id)
@@ -417,7 +417,7 @@ def issue_event(
     issue_id: str,
     event_id: str,
     ctx: ProjectContext = Depends(READ),
-    session: Session = Depends(read_session),
+    session: Session = READ_SESSION,
 ) -> dict[str, Any]:
     parsed_issue = _issue_id(issue_id)
     parsed_event = parse_uuid(event_id)

@@ -154,6 +154,8 @@ def _log(
     actor: User | None,
     changes: Sequence[Mapping[str, Any]],
     now: dt.datetime,
+    *,
+    extra: Mapping[str, Any] | None = None,
 ) -> None:
     lifecycle.record_activity(
         session,
@@ -163,6 +165,7 @@ def _log(
         user_id=actor.id if actor is not None else None,
         name=issue.name,
         changes=changes,
+        extra=extra,
         created_at=now,
     )
 
@@ -324,12 +327,14 @@ def merge_issues(
     actor: User | None,
     *,
     now: dt.datetime | None = None,
+    trigger: Mapping[str, Any] | None = None,
 ) -> MergeOutcome:
     """Fold the source issues into the target (spec §6.2).
 
     Fingerprints are re-pointed with version + 1, events move to the target, aggregates are combined, the
     assignee-adoption rule applies, the sources are deleted, and the target gets a "merged" activity entry and an
     `$error_tracking_issue_merged` event listing the ids actually merged. Unknown or foreign ids are ignored.
+    `trigger` says what made the system merge when no person did (the activity entry's `trigger`, as for reopens).
     """
     now = now or utcnow()
     wanted = sorted({sid for sid in source_ids if sid != target_id})
@@ -385,6 +390,7 @@ def merge_issues(
             }
         ],
         now,
+        extra={"trigger": dict(trigger)} if trigger else None,
     )
     _emit(session, target, lifecycle.ISSUE_MERGED, actor, extra={"merged_issue_ids": merged_strings})
     return MergeOutcome(MergeResult.MERGED, merged)

@@ -1,7 +1,13 @@
-"""The digest pipeline: stages of spec §5.1 in order, over a whole batch, in one database transaction.
+"""The digest pipeline: stages of spec §5.1 in order, over a whole batch.
 
     parse → resolve frames + metadata → fingerprint (manual > grouping rule > V1) → suppression rules
           → link issues (create / reopen / assign) → drop events of suppressed issues → store + aggregates
+
+Frame resolution may be slow (a script and source map fetched from the web, a SourceMapCache built), so it runs
+first, on a read session, outside any write transaction: on SQLite the single write lock is then held only for the
+short second half, which runs in one transaction and is all-or-nothing for the database. What the symbol resolver
+wants written (negative symbol-set rows, `last_used`) is applied at the start of that transaction; if an upload
+changed the symbols in between, the batch is resolved again (see `faultline.pipeline.seams.SymbolBatch`).
 
 Each event ends with an `Outcome`; per-event failures (invalid payloads, suppression) ride along as outcomes and
 counters instead of failing the batch. Only infrastructure errors (the database) escape, and the worker then
@@ -11,6 +17,7 @@ retries or isolates the batch.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -27,12 +34,18 @@ from faultline.pipeline import fingerprint as fp
 from faultline.pipeline import linking, store
 from faultline.pipeline.parse import InvalidEvent, ParsedEvent, parse_payload
 from faultline.pipeline.resolution import FrameResolver, metadata, resolve_exceptions
-from faultline.pipeline.seams import NoRules, NoSymbols, ProjectRules, RulesProvider, SymbolResolver
+from faultline.pipeline.seams import NoRules, NoSymbols, ProjectRules, RulesProvider, SymbolBatch, SymbolResolver
+
+log = logging.getLogger(__name__)
 
 STORED = "stored"
 DUPLICATE = "duplicate"
 SUPPRESSED = "suppressed"
 INVALID = "invalid"
+
+# How often a batch is resolved again because an upload changed its symbols between resolving and writing; after
+# that the batch is stored as resolved (the upload's repair job fixes such events later anyway).
+STALE_SYMBOL_RETRIES = 2
 
 
 @dataclass
@@ -63,6 +76,21 @@ class _Work:
     fingerprint: fp.Fingerprint | None = None
 
 
+@dataclass
+class _Batch:
+    """One attempt at a batch: parsed events by project, and what the attempt has decided so far."""
+
+    outcomes: list[Outcome | None]
+    by_project: dict[int, list[_Work]]
+    counts: dict[tuple[int, dt.date, str], int] = field(default_factory=lambda: defaultdict(int))
+    error_rows: list[dict[str, Any]] = field(default_factory=list)
+    today: dt.date = field(default_factory=lambda: utcnow().date())
+
+
+class _StaleSymbols(Exception):
+    """Symbol sets changed between resolving the batch and writing it: resolve it again."""
+
+
 class Pipeline:
     def __init__(
         self,
@@ -78,58 +106,70 @@ class Pipeline:
         self.recent_frames = recent_frames or store.RecentFrames()
 
     def process(self, items: Sequence[Incoming]) -> list[Outcome]:
-        """Digest a batch in one write transaction; all-or-nothing for the database."""
+        """Digest a batch: resolve its frames with no write lock held, then store it in one write transaction."""
+        attempt = 0
+        while True:
+            try:
+                return self._attempt(items, last=attempt >= STALE_SYMBOL_RETRIES)
+            except _StaleSymbols:
+                attempt += 1
+                log.info("symbol sets changed while a batch of %d events was resolved; resolving again", len(items))
+
+    def _attempt(self, items: Sequence[Incoming], *, last: bool) -> list[Outcome]:
+        batch = self._parse(items)
+        symbols: SymbolBatch | None = None
+        committed = False
         written_frames: list[dict[str, Any]] = []
-        with self.db.write() as session:
-            outcomes = self.process_in(session, items, written_frames)
+        try:
+            with self.db.read() as read_session:
+                symbols = self.symbols.batch(read_session)
+                resolver = FrameResolver(symbols)
+                self._resolve(batch, resolver)
+            with self.db.write() as session:
+                applied = symbols.apply(session)
+                if applied.stale and not last:
+                    raise _StaleSymbols()
+                for project_id, works in batch.by_project.items():
+                    self._project(session, project_id, works, batch)
+                frame_rows = self.recent_frames.fresh(resolver.stack_frame_rows(applied.replaced_ids))
+                store.upsert_frames(session, frame_rows)
+                written_frames.extend(frame_rows)
+                for message in dict.fromkeys(resolver.errors):
+                    batch.error_rows.append(diag.error_row(None, "digest", "symbol_resolution", message))
+                diag.add_counters(session, batch.counts)
+                diag.add_errors(session, batch.error_rows)
+            committed = True
+        finally:
+            if symbols is not None:
+                symbols.finish(committed)
         self.recent_frames.remember(written_frames)
-        return outcomes
+        return [o if o is not None else Outcome(INVALID, reason="not processed") for o in batch.outcomes]
 
-    def process_in(
-        self, session: Session, items: Sequence[Incoming], written_frames: list[dict[str, Any]] | None = None
-    ) -> list[Outcome]:
-        outcomes: list[Outcome | None] = [None] * len(items)
-        counts: dict[tuple[int, dt.date, str], int] = defaultdict(int)
-        error_rows: list[dict[str, Any]] = []
-        today = utcnow().date()
-
-        # 0. parse
-        by_project: dict[int, list[_Work]] = defaultdict(list)
+    @staticmethod
+    def _parse(items: Sequence[Incoming]) -> _Batch:
+        batch = _Batch(outcomes=[None] * len(items), by_project=defaultdict(list))
         for index, item in enumerate(items):
             try:
                 event = parse_payload(item.project_id, item.payload)
             except InvalidEvent as exc:
-                outcomes[index] = Outcome(INVALID, reason=exc.message)
-                counts[(item.project_id, today, diag.DROPPED_INVALID)] += 1
-                error_rows.append(diag.error_row(item.project_id, "digest", exc.code, exc.message))
+                batch.outcomes[index] = Outcome(INVALID, reason=exc.message)
+                batch.counts[(item.project_id, batch.today, diag.DROPPED_INVALID)] += 1
+                batch.error_rows.append(diag.error_row(item.project_id, "digest", exc.code, exc.message))
                 continue
-            by_project[item.project_id].append(_Work(index, event))
+            batch.by_project[item.project_id].append(_Work(index, event))
+        return batch
 
-        resolver = FrameResolver(session, self.symbols)
-        for project_id, works in by_project.items():
-            self._project(session, project_id, works, resolver, outcomes, counts, error_rows, today)
+    @staticmethod
+    def _resolve(batch: _Batch, resolver: FrameResolver) -> None:
+        """Stage 1, before the write transaction. Duplicates are resolved too (they are only recognised inside the
+        transaction): cheap, since resolutions are memoised per raw frame and symbol sets cached per process, and it
+        keeps a batch without symbol frames from touching the database before it writes."""
+        for project_id, works in batch.by_project.items():
+            for work in works:
+                work.exceptions = resolve_exceptions(resolver, project_id, work.event.exceptions)
 
-        frame_rows = self.recent_frames.fresh(resolver.stack_frame_rows())
-        store.upsert_frames(session, frame_rows)
-        if written_frames is not None:
-            written_frames.extend(frame_rows)
-        for message in dict.fromkeys(resolver.errors):
-            error_rows.append(diag.error_row(None, "digest", "symbol_resolution", message))
-        diag.add_counters(session, counts)
-        diag.add_errors(session, error_rows)
-        return [o if o is not None else Outcome(INVALID, reason="not processed") for o in outcomes]
-
-    def _project(
-        self,
-        session: Session,
-        project_id: int,
-        works: list[_Work],
-        resolver: FrameResolver,
-        outcomes: list[Outcome | None],
-        counts: dict[tuple[int, dt.date, str], int],
-        error_rows: list[dict[str, Any]],
-        today: dt.date,
-    ) -> None:
+    def _project(self, session: Session, project_id: int, works: list[_Work], batch: _Batch) -> None:
+        outcomes, counts, today = batch.outcomes, batch.counts, batch.today
         # Duplicates: already stored (SDK retry, queue redelivery) or repeated within this batch. Checked before
         # linking so a replayed event can neither reopen an issue nor create one.
         stored_before = store.existing_uuids(session, project_id, [w.event.uuid for w in works])
@@ -146,10 +186,9 @@ class Pipeline:
             return
         rules: ProjectRules = self.rules.for_project(session, project_id)
 
-        # 1. resolution + metadata, 2. grouping
+        # 1. metadata of the resolved frames, 2. grouping
         for work in fresh:
             event = work.event
-            work.exceptions = resolve_exceptions(resolver, project_id, event.exceptions)
             props = dict(event.properties)
             props["$exception_list"] = work.exceptions
             props.update(metadata(work.exceptions))
@@ -189,7 +228,7 @@ class Pipeline:
             key = work.fingerprint.value
             if key not in first_by_fp or work.event.timestamp < first_by_fp[key].event.timestamp:
                 first_by_fp[key] = work
-        refs = linking.lookup(session, project_id, list(first_by_fp))
+        refs = linking.lookup_and_lock(session, project_id, list(first_by_fp))
         missing = []
         for key in first_by_fp:
             if key in refs:

@@ -3,8 +3,9 @@
 The raw id is the SHA-512 of the platform's identifying fields, fed in exactly the order and encoding PostHog's
 cymbal uses (numbers as decimal text for JavaScript and Hermes, big-endian integers elsewhere), so the same raw
 frame gets the same id here as there. Languages that need no symbol data resolve directly; JavaScript, Node,
-Hermes and Java frames are first offered to the `SymbolResolver` seam and otherwise get the built-in "symbols
-unavailable" treatment: JS guesses "minified or not" from the failure, as cymbal does.
+Hermes and Java frames are first offered to the `SymbolResolver` seam and otherwise get the "symbols unavailable"
+Frame the symbols domain builds for the same failure (`faultline.symbols.frames`, pure functions): JS guesses
+"minified or not" from the failure, as cymbal does.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+
+from faultline.pipeline.parse import as_text
+from faultline.symbols import frames as sf
 
 CONTEXT_LINE_CAP = 300
 _SNIP = "...✂️"
@@ -44,12 +47,7 @@ class ResolvedFrame:
 
 
 def _s(frame: Mapping[str, Any], key: str) -> str | None:
-    value = frame.get(key)
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    return None
+    return as_text(frame.get(key))
 
 
 def _i(frame: Mapping[str, Any], key: str) -> int | None:
@@ -214,22 +212,6 @@ def _frame(**fields: Any) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
 
 
-def url_path(filename: str | None) -> str | None:
-    """cymbal's `source_url()`: only absolute http(s) URLs count; up to two trailing `:n` suffixes stripped."""
-    if not filename or not filename.startswith(("http://", "https://")):
-        return None
-    url = filename
-    for _ in range(2):
-        colon, slash = url.rfind(":"), url.rfind("/")
-        if colon > slash:
-            url = url[:colon]
-    try:
-        path = urlsplit(url).path
-    except ValueError:
-        return None
-    return path or "/"
-
-
 # -- built-in resolution per platform ------------------------------------------------------------------------------
 
 
@@ -317,122 +299,51 @@ def resolve_generic(frame: Mapping[str, Any], raw_hash: str) -> list[ResolvedFra
     )
 
 
+# Frames of platforms that need symbols, when none are available (no symbol set, or the resolver did not answer):
+# exactly the Frame the symbols resolver builds for the same failure, raw frame included, so a later upload's
+# repair job finds these frames like any other unresolved one.
+
+
+def _unresolved(
+    raw_hash: str, contents: Mapping[str, Any], context: dict[str, Any] | None = None
+) -> list[ResolvedFrame]:
+    return [ResolvedFrame(raw_hash, 0, _frame(**contents), context)]
+
+
 def js_unavailable(frame: Mapping[str, Any], raw_hash: str) -> list[ResolvedFrame]:
-    """A web:javascript frame whose symbols are not available (no symbol set, or none handled it)."""
-    function = _s(frame, "function") or ""
-    filename = _s(frame, "filename")
-    in_app = _in_app(frame)
-    loc = _js_location(frame)
-    if loc is None:  # no location: probably not minified (native code, eval, …)
-        contents = _frame(
-            mangled_name=function,
-            source=url_path(filename),
-            in_app=in_app and filename != "<anonymous>",
-            resolved_name=function,
-            lang="javascript",
-            resolved=True,
-            synthetic=_synthetic(frame),
-            suspicious=False,
-        )
-        return [ResolvedFrame(raw_hash, 0, contents, None)]
-    chunk_id = _s(frame, "chunk_id") or _s(frame, "chunkId")
-    url = url_path(filename)
+    if sf.js_location(frame) is None:  # no location: probably not minified (native code, eval, …)
+        return _unresolved(raw_hash, sf.js_unminified(frame))
+    chunk_id = sf.chunk_id_of(frame)
+    filename = sf.as_str(frame.get("filename"))
     if chunk_id:
-        failure, minified = f"No sourcemap uploaded for chunk id: {chunk_id}", True
-    elif url is not None:
-        failure, minified = f"Could not find sourcemap for source url: {filename}", loc[1] > 300
+        failure = sf.no_upload_message(chunk_id)
+    elif filename and sf.clean_script_url(filename):
+        failure = sf.NO_SOURCEMAP_PREFIX + filename
     else:
-        failure, minified = "This frame had no source url or chunk id", False
-    contents = _frame(
-        mangled_name=function,
-        line=loc[0],
-        column=loc[1],
-        source=url,
-        in_app=in_app,
-        resolved_name=None if minified else function,
-        lang="javascript",
-        resolved=not minified,
-        resolve_failure=failure,
-        synthetic=_synthetic(frame),
-        suspicious=False,
-    )
-    return [ResolvedFrame(raw_hash, 0, contents, None)]
-
-
-def _likely_minified(context: Mapping[str, Any] | None) -> bool:
-    if not context:
-        return False
-    lines = [entry["line"] for entry in (*context["before"], *context["after"])]
-    return bool(lines) and sum(len(line) for line in lines) / len(lines) > CONTEXT_LINE_CAP
+        failure = sf.NO_URL_OR_CHUNK_ID
+    return _unresolved(raw_hash, sf.js_failed(frame, failure))
 
 
 def node_unavailable(frame: Mapping[str, Any], raw_hash: str) -> list[ResolvedFrame]:
-    function = _s(frame, "function") or ""
-    context = context_from_frame(frame)
-    chunk_id = _s(frame, "chunk_id") or _s(frame, "chunkId")
-    if not chunk_id or _js_location(frame) is None:
-        contents = _frame(
-            mangled_name=function,
-            line=_i(frame, "lineno"),
-            source=_s(frame, "filename"),
-            in_app=_in_app(frame),
-            resolved_name=function,
-            lang="javascript",
-            resolved=True,
-            synthetic=_synthetic(frame),
-            suspicious=False,
-        )
-        return [ResolvedFrame(raw_hash, 0, contents, context)]
-    minified = _likely_minified(context)
-    contents = _frame(
-        mangled_name=function,
-        line=_i(frame, "lineno"),
-        column=_i(frame, "colno"),
-        in_app=_in_app(frame),
-        resolved_name=None if minified else function,
-        lang="javascript",
-        resolved=not minified,
-        resolve_failure=f"No sourcemap uploaded for chunk id: {chunk_id}",
-        synthetic=_synthetic(frame),
-        suspicious=False,
-    )
-    return [ResolvedFrame(raw_hash, 0, contents, context)]
+    chunk_id = sf.chunk_id_of(frame)
+    if not chunk_id or sf.js_location(frame) is None:
+        contents, context = sf.node_direct(frame)
+    else:
+        contents, context = sf.node_failed(frame, sf.no_upload_message(chunk_id))
+    return _unresolved(raw_hash, contents, context)
 
 
 def java_unavailable(frame: Mapping[str, Any], raw_hash: str) -> list[ResolvedFrame]:
-    map_id = _s(frame, "map_id")
-    contents = _frame(
-        mangled_name=_s(frame, "function") or "",
-        line=_i(frame, "lineno"),
-        source=_s(frame, "filename"),
-        module=_s(frame, "module"),
-        in_app=_in_app(frame),
-        lang="java",
-        resolved=False,
-        resolve_failure=f"No proguard map uploaded for id: {map_id}" if map_id else "No map ID sent with frame",
-        synthetic=_synthetic(frame),
-        suspicious=False,
-    )
-    return [ResolvedFrame(raw_hash, 0, contents, None)]
+    map_id = sf.as_str(frame.get("map_id"))
+    failure = sf.no_upload_message(map_id, proguard=True) if map_id else sf.NO_MAP_ID
+    return _unresolved(raw_hash, sf.java_failed(frame, failure))
 
 
 def hermes_unavailable(frame: Mapping[str, Any], raw_hash: str) -> list[ResolvedFrame]:
-    chunk_id = _s(frame, "chunkId") or _s(frame, "chunk_id")
-    contents = _frame(
-        mangled_name=_s(frame, "function") or "",
-        line=1,
-        column=_i(frame, "colno"),
-        source=_s(frame, "filename"),
-        in_app=_in_app(frame),
-        lang="hermes-js",
-        resolved=False,
-        resolve_failure=f"No sourcemap uploaded for chunk id: {chunk_id}"
-        if chunk_id
-        else "No chunk id sent with frame",
-        synthetic=_synthetic(frame),
-        suspicious=False,
+    chunk_id = sf.chunk_id_of(frame)
+    return _unresolved(
+        raw_hash, sf.hermes_failed(frame, sf.no_upload_message(chunk_id) if chunk_id else sf.NO_CHUNK_ID)
     )
-    return [ResolvedFrame(raw_hash, 0, contents, None)]
 
 
 @dataclass(frozen=True)
@@ -448,7 +359,7 @@ def _js_wants(frame: Mapping[str, Any]) -> bool:
 
 
 def _node_wants(frame: Mapping[str, Any]) -> bool:
-    return _js_location(frame) is not None and bool(_s(frame, "chunk_id") or _s(frame, "chunkId"))
+    return _js_location(frame) is not None and bool(sf.chunk_id_of(frame))
 
 
 PLATFORMS: dict[str, Platform] = {
@@ -460,7 +371,7 @@ PLATFORMS: dict[str, Platform] = {
     "go": Platform(raw_id_go, resolve_go),
     "java": Platform(raw_id_java, java_unavailable, lambda f: bool(_s(f, "map_id"))),
     "dart": Platform(raw_id_dart, resolve_dart),
-    "hermes": Platform(raw_id_hermes, hermes_unavailable, lambda f: bool(_s(f, "chunkId") or _s(f, "chunk_id"))),
+    "hermes": Platform(raw_id_hermes, hermes_unavailable, lambda f: bool(sf.chunk_id_of(f))),
     "custom": Platform(raw_id_custom, resolve_custom),
 }
 _GENERIC = Platform(lambda f: raw_id_custom(f, lang=_s(f, "platform") or "unknown"), resolve_generic)

@@ -4,6 +4,8 @@ Race safety without locks: new issues are inserted first, then their fingerprint
 NOTHING. A fingerprint another worker inserted meanwhile (PostgreSQL makes us wait for its commit) comes back
 missing from RETURNING; our freshly inserted issue for it is deleted again and the winner's issue is used — the
 same "roll back and use the existing issue" rule cymbal follows, per fingerprint instead of per transaction.
+
+Merges and splits race with digest batches too, see `lookup_and_lock`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ from faultline.pipeline.seams import Assignee
 REOPENABLE = (IssueStatus.RESOLVED, IssueStatus.ARCHIVED, IssueStatus.PENDING_RELEASE)
 NAME_LIMIT = 255
 _CHUNK = 500
+_LOCK_ROUNDS = 10
+
+
+class UnstableIssueMap(Exception):
+    """Fingerprints kept moving between issues while a batch tried to pin them (the worker retries the batch)."""
 
 
 @dataclass
@@ -80,6 +87,46 @@ def lookup(session: Session, project_id: int, fingerprints: Sequence[str]) -> di
     return found
 
 
+def _lock_issues(session: Session, issue_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """FOR KEY SHARE on the issues, in id order; the ids that still exist. KEY SHARE lets other batches update the
+    counters of the same issues but makes a merge's or split's FOR UPDATE (and a delete) wait for our commit."""
+    table = Issue.__table__
+    alive: set[uuid.UUID] = set()
+    ordered = sorted(issue_ids)
+    for chunk in _chunks(ordered):
+        stmt = sa.select(table.c.id).where(table.c.id.in_(list(chunk))).order_by(table.c.id)
+        alive.update(row[0] for row in session.execute(stmt.with_for_update(key_share=True)))
+    return alive
+
+
+def lookup_and_lock(session: Session, project_id: int, fingerprints: Sequence[str]) -> dict[str, IssueRef]:
+    """The fingerprint → issue map a batch stores its events by, pinned until the batch commits.
+
+    On PostgreSQL a merge can commit between a plain `lookup` and the event insert: the source issue is gone (the
+    insert would fail on its foreign key) and its fingerprints belong to the target now; a split moves fingerprints
+    to new issues. So the issues found are locked FOR KEY SHARE in id order (merges lock theirs FOR UPDATE in id
+    order too, so the two queue up instead of deadlocking) and the map is read again under the locks: a vanished
+    issue or a moved fingerprint is followed to the issue it belongs to now, which is locked in turn. SQLite needs
+    none of it: the batch holds the database's only write lock from its first read on, nothing commits in between.
+    """
+    refs = lookup(session, project_id, fingerprints)
+    if session.get_bind().dialect.name != "postgresql":
+        return refs
+    locked: set[uuid.UUID] = set()
+    for _ in range(_LOCK_ROUNDS):
+        wanted = {ref.id for ref in refs.values()} - locked
+        if not wanted:
+            return refs
+        locked |= _lock_issues(session, list(wanted))
+        again = lookup(session, project_id, fingerprints)
+        if {k: r.id for k, r in again.items()} == {k: r.id for k, r in refs.items()} and all(
+            r.id in locked for r in again.values()
+        ):
+            return again
+        refs = again
+    raise UnstableIssueMap(f"fingerprints of project {project_id} kept moving between issues")
+
+
 def create(session: Session, project_id: int, new: Sequence[NewIssue]) -> dict[str, IssueRef]:
     if not new:
         return {}
@@ -125,7 +172,7 @@ def create(session: Session, project_id: int, new: Sequence[NewIssue]) -> dict[s
     lost = [(n, row) for n, row in zip(new, issue_rows, strict=True) if n.fingerprint not in won]
     if lost:
         session.execute(sa.delete(Issue.__table__).where(Issue.__table__.c.id.in_([row["id"] for _, row in lost])))
-        created.update(lookup(session, project_id, [n.fingerprint for n, _ in lost]))
+        created.update(lookup_and_lock(session, project_id, [n.fingerprint for n, _ in lost]))
     return created
 
 

@@ -148,7 +148,8 @@ def event_time(event: dict[str, Any], props: dict[str, Any], sent_at: Any, recei
     return timestamp
 
 
-def _str(value: Any) -> str | None:
+def as_text(value: Any) -> str | None:
+    """A string, or a number as SDKs in typed languages sometimes send it for a text field; anything else is absent."""
     if isinstance(value, str):
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -163,7 +164,7 @@ def _legacy_exception(props: dict[str, Any]) -> list[dict[str, Any]]:
         return []
     entry: dict[str, Any] = {
         "type": exc_type,
-        "value": _str(props.get("$exception_message")) or "",
+        "value": as_text(props.get("$exception_message")) or "",
         "mechanism": {"type": "generic", "handled": bool(props.get("$exception_handled", True))},
     }
     raw = props.get("$exception_stack_trace_raw")
@@ -185,7 +186,7 @@ def _clean_exception(raw: Any) -> dict[str, Any]:
         raise InvalidEvent("invalid_exception", "Every exception needs a string `type`.")
     exc = dict(raw)
     exc["type"] = truncate_bytes(raw["type"], MAX_TYPE_BYTES)
-    exc["value"] = truncate_bytes(_str(raw.get("value")) or "", MAX_MESSAGE_BYTES)
+    exc["value"] = truncate_bytes(as_text(raw.get("value")) or "", MAX_MESSAGE_BYTES)
     mechanism = raw.get("mechanism")
     exc["mechanism"] = dict(mechanism) if isinstance(mechanism, dict) else {"type": "generic", "handled": True}
     stack = raw.get("stacktrace")
@@ -248,21 +249,21 @@ def parse_document(project_id: int, doc: Any) -> ParsedEvent:
         del props[key]
     for key in ("$issue_name", "$issue_description"):
         if key in props:
-            text = _str(props[key])
+            text = as_text(props[key])
             if text is None:
                 del props[key]
             else:
                 props[key] = truncate_bytes(text, MAX_ISSUE_TEXT_BYTES)
 
-    distinct = _str(event.get("distinct_id"))
+    distinct = as_text(event.get("distinct_id"))
     if distinct is None:
-        distinct = _str(props.get("distinct_id")) or _str(props.get("$device_id"))
-    level = _str(props.get("$exception_level"))
+        distinct = as_text(props.get("distinct_id")) or as_text(props.get("$device_id"))
+    level = as_text(props.get("$exception_level"))
     if level is not None:
         level = LEVEL_ALIASES.get(level.lower(), level.lower())
         level = level if level in LEVELS else None
     fingerprint = props.get("$exception_fingerprint")
-    client_fingerprint = _str(fingerprint) if fingerprint not in (None, "") else None
+    client_fingerprint = as_text(fingerprint) if fingerprint not in (None, "") else None
 
     sent_at = doc.get("sent_at")
     return ParsedEvent(

@@ -1,26 +1,25 @@
 """Stage 1 (spec §5.3–§5.4): resolve every raw frame, turn raw stacks into resolved ones, compute metadata.
 
 Frames are resolved once per (project, raw id) per batch: the same frame in a hundred events of one batch costs
-one resolution. The `SymbolResolver` seam is asked first for frames that carry symbol references; when it answers
-None the built-in per-platform treatment applies.
+one resolution. The batch's `SymbolBatch` (seam) is asked first for frames that carry symbol references; when it
+answers None the built-in per-platform treatment applies. Resolution happens before the write transaction (see
+`SymbolBatch`), so nothing here writes: the stack-frame rows are handed to the caller to store.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from faultline.pipeline import frames as fr
-from faultline.pipeline.seams import FrameResolution, SymbolResolver
+from faultline.pipeline.seams import FrameResolution, SymbolBatch
 
 
 class FrameResolver:
     """Per-batch memo of raw frame → resolved frames, plus the stack-frame rows to upsert."""
 
-    def __init__(self, session: Session, symbols: SymbolResolver) -> None:
-        self.session = session
+    def __init__(self, symbols: SymbolBatch) -> None:
         self.symbols = symbols
         self._memo: dict[tuple[int, str], list[fr.ResolvedFrame]] = {}
         self.errors: list[str] = []
@@ -44,7 +43,7 @@ class FrameResolver:
         resolved: list[fr.ResolvedFrame] | None = None
         if platform.wants_symbols(frame):
             try:
-                answer = self.symbols.resolve(self.session, project_id, frame)
+                answer = self.symbols.resolve(project_id, frame)
             except Exception as exc:  # a broken symbol set must not lose the event: fall back, report it
                 answer = None
                 self.errors.append(f"symbol resolution failed: {type(exc).__name__}: {exc}"[:500])
@@ -55,10 +54,18 @@ class FrameResolver:
         self._memo[key] = resolved
         return resolved
 
-    def stack_frame_rows(self) -> list[dict[str, Any]]:
+    def stack_frame_rows(
+        self, replaced_ids: Mapping[uuid.UUID, uuid.UUID | None] | None = None
+    ) -> list[dict[str, Any]]:
+        """One row per resolved frame; `replaced_ids` (from `SymbolBatch.apply`) corrects symbol-set ids that another
+        process created first or deleted meanwhile, so no row points at a symbol set that does not exist."""
+        replaced = replaced_ids or {}
         rows = []
         for (project_id, _raw), resolved in self._memo.items():
             for frame in resolved:
+                symbol_set_id = frame.symbol_set_id
+                if symbol_set_id is not None and symbol_set_id in replaced:
+                    symbol_set_id = replaced[symbol_set_id]
                 rows.append(
                     {
                         "project_id": project_id,
@@ -67,7 +74,7 @@ class FrameResolver:
                         "contents": {**frame.contents, "raw_id": frame.raw_id},
                         "resolved": frame.resolved,
                         "context": frame.context,
-                        "symbol_set_id": frame.symbol_set_id,
+                        "symbol_set_id": symbol_set_id,
                     }
                 )
         return rows

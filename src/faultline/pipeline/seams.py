@@ -92,15 +92,62 @@ class FrameResolution:
     release: dict[str, Any] | None = field(default=None)
 
 
-class SymbolResolver(Protocol):
-    """Resolves frames that need symbol data. Returning None means "not handled here": the pipeline then applies
-    its built-in behaviour for a frame whose symbols are unavailable (spec §5.3 "minified / not minified")."""
+@dataclass
+class AppliedSymbols:
+    """What applying a batch's symbol writes found out (see `SymbolBatch.apply`).
 
-    def resolve(self, session: Session, project_id: int, frame: Mapping[str, Any]) -> list[FrameResolution] | None: ...
+    `replaced_ids` maps a `symbol_set_id` handed out by `resolve` to the id the stack-frame rows must store instead:
+    the row another process created for the same ref first, or None when the set was deleted meanwhile. `stale` says
+    the symbol data changed since `resolve` read it (an upload landed), so resolving again would give other frames.
+    """
+
+    replaced_ids: dict[uuid.UUID, uuid.UUID | None] = field(default_factory=dict)
+    stale: bool = False
+
+
+class SymbolBatch(Protocol):
+    """The symbol work of one digest batch, split in two so that slow work never holds the write transaction.
+
+    SQLite has a single writer: a script fetch (seconds) or a SourceMapCache build inside the digest transaction
+    would stall every API write and the next batch. So:
+
+    1. `resolve` runs *before* the write transaction, on the read session the batch was opened with. It may read
+       symbol-set rows, load blobs, fetch scripts and source maps, build caches — but it must not write to the
+       database; it records the rows it wants written (negative rows, `last_used`, failure reasons) instead.
+    2. `apply` runs first inside the write transaction and makes those writes.
+    3. `finish` runs once that transaction has ended, committed or not (share cached rows, drop orphaned blobs).
+
+    Returning None from `resolve` means "not handled here": the pipeline then applies its built-in behaviour for a
+    frame whose symbols are unavailable (spec §5.3 "minified / not minified").
+    """
+
+    def resolve(self, project_id: int, frame: Mapping[str, Any]) -> list[FrameResolution] | None: ...
+
+    def apply(self, session: Session) -> AppliedSymbols: ...
+
+    def finish(self, committed: bool) -> None: ...
+
+
+class SymbolResolver(Protocol):
+    """Process-wide symbol machinery; hands out one `SymbolBatch` per digest batch (or repair chunk)."""
+
+    def batch(self, session: Session) -> SymbolBatch:
+        """Start a batch that reads through `session`, a *read* session: the batch may end its transaction at any
+        point (before waiting on the network, so no snapshot or pooled connection is held across a fetch)."""
+        ...
 
 
 class NoSymbols:
     """No symbol sets: every frame gets the pipeline's built-in unavailable-symbols treatment."""
 
-    def resolve(self, session: Session, project_id: int, frame: Mapping[str, Any]) -> list[FrameResolution] | None:
+    def batch(self, session: Session) -> SymbolBatch:
+        return self
+
+    def resolve(self, project_id: int, frame: Mapping[str, Any]) -> list[FrameResolution] | None:
+        return None
+
+    def apply(self, session: Session) -> AppliedSymbols:
+        return AppliedSymbols()
+
+    def finish(self, committed: bool) -> None:
         return None

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from faultline.db import UTCDateTime, insert_for, upsert
 from faultline.ids import uuid7
+from faultline.issues.aggregates import day_floor, hour_floor
 from faultline.issues.models import Event, Issue, IssueUser, IssueVolumeDaily, IssueVolumeHourly
 from faultline.symbols.models import StackFrame
 
@@ -74,14 +75,6 @@ def insert_events(session: Session, rows: Sequence[EventRow]) -> list[EventRow]:
     return [r for r in rows if (r.project_id, r.uuid) in inserted]
 
 
-def _hour(ts: dt.datetime) -> dt.datetime:
-    return ts.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
-
-
-def _day(ts: dt.datetime) -> dt.datetime:
-    return _hour(ts).replace(hour=0)
-
-
 def _increment(session: Session, table: sa.Table, keys: list[str], rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
@@ -103,8 +96,8 @@ def update_aggregates(session: Session, stored: Sequence[EventRow]) -> None:
         agg["n"] += 1
         agg["first"] = min(agg["first"], row.timestamp)
         agg["last"] = max(agg["last"], row.timestamp)
-        hourly[(row.issue_id, _hour(row.timestamp))] += 1
-        daily[(row.issue_id, _day(row.timestamp))] += 1
+        hourly[(row.issue_id, hour_floor(row.timestamp))] += 1
+        daily[(row.issue_id, day_floor(row.timestamp))] += 1
         if row.distinct_id:
             users.add((row.issue_id, row.distinct_id))
 

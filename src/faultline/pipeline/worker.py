@@ -3,6 +3,9 @@
 Failure policy:
 * the database is unavailable or locked (OperationalError) → give the whole batch back and back off; nothing is
   lost and nothing is dropped while the database is down;
+* a constraint violation (IntegrityError) or a fingerprint map that would not hold still → most likely something
+  changed under the batch (an issue merged or deleted between reading and writing): the batch is retried once at
+  once, which reads everything again, before it is treated like any other failure;
 * anything else → the batch is split in halves until the failing event is alone; that event is retried a few
   times (with a growing delay) and then dropped, counted as `failed` and reported in the ingestion errors, so one
   poison event can never block the queue.
@@ -23,12 +26,13 @@ from faultline.config import Settings
 from faultline.db import Database, utcnow
 from faultline.ingest import diagnostics as diag
 from faultline.ingest.queue import Message, Queue, open_queue
-from faultline.pipeline import providers
+from faultline.pipeline import linking, providers
 from faultline.pipeline.digest import Incoming, Pipeline
 
 log = logging.getLogger(__name__)
 
 TRANSIENT = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
+CONCURRENT_CHANGE = (sa.exc.IntegrityError, linking.UnstableIssueMap)
 
 
 class Worker:
@@ -73,7 +77,7 @@ class Worker:
         self.batches += 1
         return len(messages)
 
-    def _digest(self, messages: Sequence[Message]) -> None:
+    def _digest(self, messages: Sequence[Message], *, retry_once: bool = True) -> None:
         items = [Incoming(m.project_id, m.payload, m) for m in messages]
         try:
             self.pipeline.process(items)
@@ -82,16 +86,27 @@ class Worker:
             self.queue.release(messages, delay_seconds=1.0)
             self._stop.wait(1.0)
             return
+        except CONCURRENT_CHANGE as exc:
+            if retry_once:
+                log.warning("digest of %d events hit a concurrent change (%s); retrying", len(messages), exc)
+                self._digest(messages, retry_once=False)
+            else:
+                self._isolate(messages)
+            return
         except Exception:
-            if len(messages) > 1:
-                middle = len(messages) // 2
-                self._digest(messages[:middle])
-                self._digest(messages[middle:])
-                return
-            self._poison(messages[0])
+            self._isolate(messages)
             return
         self.queue.ack(messages)
         self.processed += len(messages)
+
+    def _isolate(self, messages: Sequence[Message]) -> None:
+        """Split a failing batch in halves until the failing event is alone, then retry it later or drop it."""
+        if len(messages) > 1:
+            middle = len(messages) // 2
+            self._digest(messages[:middle], retry_once=False)
+            self._digest(messages[middle:], retry_once=False)
+            return
+        self._poison(messages[0])
 
     def _poison(self, message: Message) -> None:
         if message.attempts < self.max_attempts:

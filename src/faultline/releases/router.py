@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from faultline.http import errors
 from faultline.http.auth import ProjectContext, project_access
-from faultline.http.deps import read_session, write_session
+from faultline.http.deps import READ_SESSION, WRITE_SESSION
 from faultline.http.errors import FieldError
 from faultline.http.pagination import Page, PageParams, page_params, paginate_query
 from faultline.http.routing import Router
@@ -79,7 +79,7 @@ def _release_id(raw: str) -> uuid.UUID:
 @router.get(f"{BASE}/", response_model=Page[ReleaseOut], summary="List releases, newest first")
 def list_releases(
     ctx: ProjectContext = Depends(READ),
-    session: Session = Depends(read_session),
+    session: Session = READ_SESSION,
     page: PageParams = Depends(page_params),
 ) -> dict[str, Any]:
     return paginate_query(session, page, service.list_stmt(ctx.project_id), service.serialize)
@@ -89,7 +89,7 @@ def list_releases(
 def create_release(
     body: ReleaseIn,
     ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
 ) -> dict[str, Any]:
     version = _text(body.version, "version")
     project = _text(body.project, "project")
@@ -117,7 +117,7 @@ def create_release(
     summary="Retrieve a release by its hash id",
     responses={404: {"description": "No release with that hash id."}},
 )
-def by_hash(hash_id: str, ctx: ProjectContext = Depends(READ), session: Session = Depends(read_session)) -> Any:
+def by_hash(hash_id: str, ctx: ProjectContext = Depends(READ), session: Session = READ_SESSION) -> Any:
     release = service.get_by_hash(session, ctx.project_id, hash_id)
     if release is None:
         raise errors.not_found()
@@ -130,7 +130,7 @@ def by_hash(hash_id: str, ctx: ProjectContext = Depends(READ), session: Session 
     summary="Retrieve a release",
     responses={404: {"description": "No such release."}},
 )
-def retrieve(release_id: str, ctx: ProjectContext = Depends(READ), session: Session = Depends(read_session)) -> Any:
+def retrieve(release_id: str, ctx: ProjectContext = Depends(READ), session: Session = READ_SESSION) -> Any:
     release = service.get(session, ctx.project_id, _release_id(release_id))
     if release is None:
         raise errors.not_found()
@@ -167,7 +167,7 @@ def update(
     release_id: str,
     body: ReleaseIn | None = None,
     ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
 ) -> Response:
     return _apply_update(release_id, body, ctx, session)
 
@@ -179,7 +179,7 @@ def partial_update(
     release_id: str,
     body: ReleaseIn | None = None,
     ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
 ) -> Response:
     return _apply_update(release_id, body, ctx, session)
 
@@ -190,9 +190,7 @@ def partial_update(
     summary="Delete a release (and its symbol sets)",
     responses={404: {"description": "No such release."}},
 )
-def destroy(
-    release_id: str, ctx: ProjectContext = Depends(WRITE), session: Session = Depends(write_session)
-) -> Response:
+def destroy(release_id: str, ctx: ProjectContext = Depends(WRITE), session: Session = WRITE_SESSION) -> Response:
     if not service.delete(session, ctx.project_id, _release_id(release_id)):
         raise errors.not_found()
     return Response(status_code=204)

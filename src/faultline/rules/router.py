@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from faultline.http import errors
 from faultline.http.auth import ProjectContext, project_access
-from faultline.http.deps import read_session, write_session
+from faultline.http.deps import READ_SESSION, WRITE_SESSION
 from faultline.http.pagination import Page, PageParams, page_params, paginate_query
 from faultline.http.routing import Router
 from faultline.pipeline.seams import Assignee
@@ -110,7 +110,7 @@ SUPPRESSION = "/error_tracking/suppression_rules/"
 @router.get(SUPPRESSION, response_model=Page[schemas.SuppressionRuleOut], summary="List suppression rules")
 def list_suppression_rules(
     ctx: ProjectContext = Depends(READ),
-    session: Session = Depends(read_session),
+    session: Session = READ_SESSION,
     page: PageParams = Depends(page_params),
 ) -> dict[str, Any]:
     return paginate_query(session, page, rules.list_rules(session, SuppressionRule, ctx.project_id), suppression_out)
@@ -122,7 +122,7 @@ def list_suppression_rules(
 def create_suppression_rule(
     body: schemas.SuppressionRuleCreate | None = None,
     ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
 ) -> dict[str, Any]:
     body = body or schemas.SuppressionRuleCreate()
     try:
@@ -138,7 +138,7 @@ def create_suppression_rule(
     SUPPRESSION + "{rule_id}/", response_model=schemas.SuppressionRuleOut, summary="Retrieve a suppression rule"
 )
 def get_suppression_rule(
-    rule_id: str, ctx: ProjectContext = Depends(READ), session: Session = Depends(read_session)
+    rule_id: str, ctx: ProjectContext = Depends(READ), session: Session = READ_SESSION
 ) -> dict[str, Any]:
     return suppression_out(_get_or_404(session, SuppressionRule, ctx, rule_id))
 
@@ -147,7 +147,7 @@ def _update_suppression_rule(
     rule_id: str,
     body: schemas.SuppressionRuleUpdate | None = None,
     ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
 ) -> Response:
     rule = _get_or_404(session, SuppressionRule, ctx, rule_id)
     body = body or schemas.SuppressionRuleUpdate()
@@ -164,9 +164,7 @@ GROUPING = "/error_tracking/grouping_rules/"
 
 
 @router.get(GROUPING, response_model=schemas.GroupingRuleList, summary="List grouping rules (unpaginated)")
-def list_grouping_rules(
-    ctx: ProjectContext = Depends(READ), session: Session = Depends(read_session)
-) -> dict[str, Any]:
+def list_grouping_rules(ctx: ProjectContext = Depends(READ), session: Session = READ_SESSION) -> dict[str, Any]:
     found = list(session.execute(rules.list_rules(session, GroupingRule, ctx.project_id)).scalars())
     issues = rules.grouping_rule_issues(session, ctx.project_id, [rule.id for rule in found])
     return {"results": [grouping_out(rule, issues.get(rule.id)) for rule in found]}
@@ -176,7 +174,7 @@ def list_grouping_rules(
 def create_grouping_rule(
     body: schemas.GroupingRuleCreate,
     ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
 ) -> dict[str, Any]:
     try:
         rule = rules.create_grouping_rule(
@@ -189,7 +187,7 @@ def create_grouping_rule(
 
 @router.get(GROUPING + "{rule_id}/", response_model=schemas.GroupingRuleOut, summary="Retrieve a grouping rule")
 def get_grouping_rule(
-    rule_id: str, ctx: ProjectContext = Depends(READ), session: Session = Depends(read_session)
+    rule_id: str, ctx: ProjectContext = Depends(READ), session: Session = READ_SESSION
 ) -> dict[str, Any]:
     rule = _get_or_404(session, GroupingRule, ctx, rule_id)
     return grouping_out(rule, rules.grouping_rule_issues(session, ctx.project_id, [rule.id]).get(rule.id))
@@ -199,7 +197,7 @@ def _update_grouping_rule(
     rule_id: str,
     body: schemas.GroupingRuleUpdate | None = None,
     ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
 ) -> Response:
     rule = _get_or_404(session, GroupingRule, ctx, rule_id)
     try:
@@ -217,7 +215,7 @@ ASSIGNMENT = "/error_tracking/assignment_rules/"
 @router.get(ASSIGNMENT, response_model=Page[schemas.AssignmentRuleOut], summary="List assignment rules")
 def list_assignment_rules(
     ctx: ProjectContext = Depends(READ),
-    session: Session = Depends(read_session),
+    session: Session = READ_SESSION,
     page: PageParams = Depends(page_params),
 ) -> dict[str, Any]:
     return paginate_query(session, page, rules.list_rules(session, AssignmentRule, ctx.project_id), assignment_out)
@@ -227,7 +225,7 @@ def list_assignment_rules(
 def create_assignment_rule(
     body: schemas.AssignmentRuleCreate,
     ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
 ) -> dict[str, Any]:
     assignee = _assignee(body.assignee)
     assert assignee is not None  # the schema refuses null
@@ -242,7 +240,7 @@ def create_assignment_rule(
 
 @router.get(ASSIGNMENT + "{rule_id}/", response_model=schemas.AssignmentRuleOut, summary="Retrieve an assignment rule")
 def get_assignment_rule(
-    rule_id: str, ctx: ProjectContext = Depends(READ), session: Session = Depends(read_session)
+    rule_id: str, ctx: ProjectContext = Depends(READ), session: Session = READ_SESSION
 ) -> dict[str, Any]:
     return assignment_out(_get_or_404(session, AssignmentRule, ctx, rule_id))
 
@@ -251,7 +249,7 @@ def _update_assignment_rule(
     rule_id: str,
     body: schemas.AssignmentRuleUpdate | None = None,
     ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
 ) -> Response:
     rule = _get_or_404(session, AssignmentRule, ctx, rule_id)
     body = body or schemas.AssignmentRuleUpdate()
@@ -268,7 +266,7 @@ def _reorder_handler(model: RuleModel) -> Callable[..., Response]:
     def reorder(
         body: schemas.ReorderIn | None = None,
         ctx: ProjectContext = Depends(WRITE),
-        session: Session = Depends(write_session),
+        session: Session = WRITE_SESSION,
     ) -> Response:
         return _reorder(session, model, ctx, body)
 
@@ -276,9 +274,7 @@ def _reorder_handler(model: RuleModel) -> Callable[..., Response]:
 
 
 def _delete_handler(model: RuleModel) -> Callable[..., Response]:
-    def delete(
-        rule_id: str, ctx: ProjectContext = Depends(WRITE), session: Session = Depends(write_session)
-    ) -> Response:
+    def delete(rule_id: str, ctx: ProjectContext = Depends(WRITE), session: Session = WRITE_SESSION) -> Response:
         if not rules.delete_rule(session, model, ctx.project_id, rule_id):
             raise errors.not_found()
         return _no_content()

@@ -17,9 +17,23 @@ U32_MAX = 0xFFFFFFFF
 
 # Failure kinds that decide the "minified?" guess for JavaScript frames.
 NO_URL_OR_CHUNK_ID = "This frame had no source url or chunk id"
+NO_CHUNK_ID = "No chunk id sent with frame"
+NO_MAP_ID = "No map ID sent with frame"
+NO_MODULE = "No module provided"
 NO_SOURCEMAP_PREFIX = "Could not find sourcemap for source url: "
 FETCH_DISABLED_PREFIX = "No source map: fetching scripts is disabled"
 BLOCKED_PREFIX = "Refusing to fetch "
+
+
+def no_upload_message(ref: str, *, proguard: bool = False) -> str:
+    if proguard:
+        return f"No proguard map uploaded for id: {ref}"
+    return f"No sourcemap uploaded for chunk id: {ref}"
+
+
+def chunk_id_of(frame: Mapping[str, Any]) -> str | None:
+    """SDKs disagree on the spelling: posthog-js sends `chunk_id`, React Native `chunkId`."""
+    return as_str(frame.get("chunk_id")) or as_str(frame.get("chunkId"))
 
 
 def as_int(value: Any) -> int | None:

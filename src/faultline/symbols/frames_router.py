@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from faultline.http import errors
 from faultline.http.auth import ProjectContext, project_access
-from faultline.http.deps import read_session
+from faultline.http.deps import READ_SESSION
 from faultline.http.pagination import Page, PageParams, page_params, paginate_query
 from faultline.http.routing import Router
 from faultline.ids import parse_uuid
@@ -112,6 +112,21 @@ def _frames_stmt(project_id: int) -> sa.Select[Any]:
     )
 
 
+def frame_contexts(session: Session, project_id: int, raw_ids: Iterable[str]) -> dict[str, Any]:
+    """Stored context lines (`{"before", "line", "after"}`) per `"<raw_id>/<part>"`, for the issue page's trace."""
+    pairs = _pairs(raw_ids)
+    found: dict[str, Any] = {}
+    for start in range(0, len(pairs), PAIRS_PER_QUERY):
+        chunk = pairs[start : start + PAIRS_PER_QUERY]
+        rows = session.execute(
+            sa.select(StackFrame.raw_id, StackFrame.part, StackFrame.context).where(
+                StackFrame.project_id == project_id, StackFrame.context.is_not(None), _pair_clause(chunk)
+            )
+        ).all()
+        found.update({f"{raw}/{part}": context for raw, part, context in rows if context})
+    return found
+
+
 def serialize(row: Any) -> dict[str, Any]:
     frame, ref, release = row
     return {
@@ -131,7 +146,7 @@ def list_frames(
     raw_ids: str | None = Query(None, description='Comma-separated "<raw_id>/<part>" ids.'),
     symbol_set: str | None = Query(None, description="Symbol set id (UUID)."),
     ctx: ProjectContext = Depends(READ),
-    session: Session = Depends(read_session),
+    session: Session = READ_SESSION,
     page: PageParams = Depends(page_params),
 ) -> dict[str, Any]:
     stmt = _frames_stmt(ctx.project_id)
@@ -163,7 +178,7 @@ def list_frames(
 def batch_get(
     body: BatchGetIn | None = None,
     ctx: ProjectContext = Depends(READ),
-    session: Session = Depends(read_session),
+    session: Session = READ_SESSION,
 ) -> dict[str, Any]:
     body = body or BatchGetIn()
     base = _frames_stmt(ctx.project_id)
@@ -203,7 +218,7 @@ def _lookup(session: Session, project_id: int, frame_id: str) -> Any:
     summary='Retrieve a frame by "<raw_id>/<part>" or by row id',
     responses={404: {"description": "No such frame."}},
 )
-def retrieve(frame_id: str, ctx: ProjectContext = Depends(READ), session: Session = Depends(read_session)) -> Any:
+def retrieve(frame_id: str, ctx: ProjectContext = Depends(READ), session: Session = READ_SESSION) -> Any:
     row = _lookup(session, ctx.project_id, frame_id.rstrip("/"))
     if row is None:
         raise errors.not_found()

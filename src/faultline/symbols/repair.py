@@ -23,7 +23,6 @@ import datetime as dt
 import logging
 import threading
 import uuid
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,20 +31,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from faultline.db import Database, insert_for, utcnow
-from faultline.issues import lifecycle
-from faultline.issues.models import (
-    Event,
-    Issue,
-    IssueAssignment,
-    IssueFingerprint,
-    IssueUser,
-    IssueVolumeDaily,
-    IssueVolumeHourly,
-)
+from faultline.issues import aggregates, lifecycle
+from faultline.issues import service as issues
+from faultline.issues.models import Event, Issue, IssueFingerprint
 from faultline.jobs.models import BackgroundJob, JobStatus
 from faultline.pipeline import fingerprint as fp
 from faultline.pipeline import linking
 from faultline.pipeline.resolution import FrameResolver, metadata
+from faultline.pipeline.seams import SymbolBatch
 from faultline.pipeline.store import upsert_frames
 from faultline.symbols import frames as sf
 from faultline.symbols.repairjobs import KIND
@@ -56,6 +49,9 @@ log = logging.getLogger(__name__)
 CHUNK_EVENTS = 200
 STALE_AFTER = dt.timedelta(minutes=2)
 POLL_SECONDS = 2.0
+# A chunk whose symbols or events changed between reading and writing is read again this often, then written with
+# what it has (events changed by someone else are then left alone).
+CHUNK_RETRIES = 2
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -153,48 +149,6 @@ def _like_pattern(ref: str) -> str | None:
     return "%" + ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _hour(ts: dt.datetime) -> dt.datetime:
-    return ts.replace(minute=0, second=0, microsecond=0)
-
-
-def _day(ts: dt.datetime) -> dt.datetime:
-    return ts.replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def recompute_aggregates(session: Session, issue_ids: Sequence[uuid.UUID]) -> None:
-    """occurrences, users, first/last seen and volume buckets of issues, from their events."""
-    events = Event.__table__
-    for issue_id in sorted(set(issue_ids), key=str):
-        hourly: dict[dt.datetime, int] = defaultdict(int)
-        daily: dict[dt.datetime, int] = defaultdict(int)
-        count, first, last = 0, None, None
-        for (timestamp,) in session.execute(sa.select(events.c.timestamp).where(events.c.issue_id == issue_id)):
-            count += 1
-            first = timestamp if first is None or timestamp < first else first
-            last = timestamp if last is None or timestamp > last else last
-            hourly[_hour(timestamp)] += 1
-            daily[_day(timestamp)] += 1
-        for table, buckets in ((IssueVolumeHourly.__table__, hourly), (IssueVolumeDaily.__table__, daily)):
-            session.execute(sa.delete(table).where(table.c.issue_id == issue_id))
-            if buckets:
-                session.execute(
-                    sa.insert(table),
-                    [{"issue_id": issue_id, "bucket": b, "count": n} for b, n in sorted(buckets.items())],
-                )
-        users = IssueUser.__table__
-        session.execute(sa.delete(users).where(users.c.issue_id == issue_id))
-        distinct = sa.select(sa.literal(issue_id, sa.Uuid).label("issue_id"), events.c.distinct_id).where(
-            events.c.issue_id == issue_id, events.c.distinct_id.is_not(None)
-        )
-        session.execute(users.insert().from_select(["issue_id", "distinct_id"], distinct.distinct()))
-        user_count = session.scalar(sa.select(sa.func.count()).select_from(users).where(users.c.issue_id == issue_id))
-        session.execute(
-            sa.update(Issue.__table__)
-            .where(Issue.__table__.c.id == issue_id)
-            .values(occurrences=count, users=user_count or 0, first_seen=first, last_seen=last)
-        )
-
-
 @dataclass
 class _Move:
     old_issue: uuid.UUID
@@ -207,7 +161,7 @@ class _Move:
 def _regroup(session: Session, project_id: int, ref: str, move: _Move) -> bool:
     """Apply one (old fingerprint → new fingerprint) change; True if events changed issue."""
     fp_table, events = IssueFingerprint.__table__, Event.__table__
-    found = linking.lookup(session, project_id, [move.new_fingerprint]).get(move.new_fingerprint)
+    found = linking.lookup_and_lock(session, project_id, [move.new_fingerprint]).get(move.new_fingerprint)
     if found is None:
         stmt = insert_for(session.get_bind().dialect.name, fp_table).on_conflict_do_nothing(
             index_elements=["project_id", "fingerprint"]
@@ -226,7 +180,7 @@ def _regroup(session: Session, project_id: int, ref: str, move: _Move) -> bool:
                 }
             ],
         )
-        found = linking.lookup(session, project_id, [move.new_fingerprint]).get(move.new_fingerprint)
+        found = linking.lookup_and_lock(session, project_id, [move.new_fingerprint]).get(move.new_fingerprint)
         if found is not None and found.id == move.old_issue:
             issue = session.get(Issue, move.old_issue)
             lifecycle.record_activity(
@@ -260,14 +214,13 @@ def _regroup(session: Session, project_id: int, ref: str, move: _Move) -> bool:
         )
         .values(issue_id=target)
     )
-    target_issue = session.get(Issue, target)
     lifecycle.record_activity(
         session,
         project_id=project_id,
         issue_id=target,
         activity="symbolicated",
         user_id=None,
-        name=target_issue.name if target_issue else None,
+        name=found.name,
         changes=[lifecycle.change("fingerprint", None, move.old_fingerprint, "re-pointed")],
         extra={"symbol_set_ref": ref, "from_issue_id": str(move.old_issue), "new_fingerprint": move.new_fingerprint},
     )
@@ -275,54 +228,35 @@ def _regroup(session: Session, project_id: int, ref: str, move: _Move) -> bool:
         sa.select(sa.func.count()).select_from(fp_table).where(fp_table.c.issue_id == move.old_issue)
     )
     if remaining == 0:
-        _absorb(session, project_id, move.old_issue, target, ref)
-    recompute_aggregates(session, [target] if remaining == 0 else [target, move.old_issue])
+        # The old issue lost its last fingerprint: it is merged into the target like a person would merge it
+        # (assignee adopted, `merged` activity and notification), with symbolication as the trigger.
+        trigger = {"type": "symbolication", "symbol_set_ref": ref}
+        issues.merge_issues(session, project_id, target, [move.old_issue], None, trigger=trigger)
+    # Events moved between the two issues: both sides' counters are re-derived from their events.
+    aggregates.recompute(session, [target] if remaining == 0 else [target, move.old_issue])
     return True
-
-
-def _absorb(session: Session, project_id: int, source: uuid.UUID, target: uuid.UUID, ref: str) -> None:
-    """The old issue lost its last fingerprint: merge it into the target (assignee adopted, then deleted)."""
-    assignments = IssueAssignment.__table__
-    has_assignee = session.scalar(sa.select(assignments.c.id).where(assignments.c.issue_id == target))
-    if has_assignee is None:
-        session.execute(sa.update(assignments).where(assignments.c.issue_id == source).values(issue_id=target))
-    leftovers = sa.update(Event.__table__).where(Event.__table__.c.issue_id == source).values(issue_id=target)
-    session.execute(leftovers)
-    target_issue = session.get(Issue, target)
-    assert target_issue is not None
-    target_issue.state_updated_at = utcnow()
-    lifecycle.record_activity(
-        session,
-        project_id=project_id,
-        issue_id=target,
-        activity="merged",
-        user_id=None,
-        name=target_issue.name,
-        changes=[lifecycle.change("merged_issue_ids", None, [str(source)])],
-        extra={"trigger": {"type": "symbolication", "symbol_set_ref": ref}},
-    )
-    props = lifecycle.issue_properties(
-        name=target_issue.name,
-        description=target_issue.description,
-        status=target_issue.status,
-        severity=target_issue.severity,
-        first_seen=target_issue.created_at,
-        fingerprint=None,
-        assignee=None,
-    )
-    lifecycle.emit(
-        session,
-        project_id=project_id,
-        event=lifecycle.ISSUE_MERGED,
-        issue_id=target,
-        properties={**props, "merged_issue_ids": [str(source)]},
-    )
-    session.flush()
-    session.execute(sa.delete(Issue.__table__).where(Issue.__table__.c.id == source))
 
 
 # ---------------------------------------------------------------------------------------------------------------------
 # The job
+
+
+class _ChunkChanged(Exception):
+    """The chunk's symbols or events changed between reading and writing it."""
+
+
+@dataclass
+class _Chunk:
+    """What the read half of a chunk found: re-resolved events, by id, with the properties they were read with."""
+
+    project_id: int
+    ref: str
+    progress: dict[str, Any]
+    read_cursor: Any
+    event_ids: list[int]
+    symbols: SymbolBatch
+    resolver: FrameResolver
+    repaired: dict[int, tuple[Any, Repaired]] = field(default_factory=dict)
 
 
 class RepairRunner:
@@ -381,10 +315,15 @@ class RepairRunner:
         return done
 
     def run_job(self, job_id: uuid.UUID) -> None:
+        retries = 0
         try:
             while not self._stop.is_set():
-                if self._chunk(job_id):
-                    return
+                try:
+                    if self._chunk(job_id, settle=retries >= CHUNK_RETRIES):
+                        return
+                    retries = 0
+                except _ChunkChanged:
+                    retries += 1
         except Exception as exc:
             log.exception("symbol repair job %s failed", job_id)
             with self.db.write() as session:
@@ -394,17 +333,36 @@ class RepairRunner:
                     job.error = f"{type(exc).__name__}: {exc}"[:2000]
                     job.finished_at = utcnow()
 
-    def _chunk(self, job_id: uuid.UUID) -> bool:
-        """One transaction's worth of events; True when the job is finished."""
+    def _chunk(self, job_id: uuid.UUID, *, settle: bool = False) -> bool:
+        """One chunk of events; True when the job is finished.
+
+        Like a digest batch, the frames are re-resolved before the write transaction (they may need a blob parsed
+        or a script fetched); the transaction then checks that neither the symbols nor the events changed
+        meanwhile — if they did, `_ChunkChanged` sends the chunk round again (`settle`: write what still holds).
+        """
+        read = self._read_chunk(job_id)
+        if read is None:
+            return True
+        committed = False
+        try:
+            with self.db.write() as session:
+                finished = self._write_chunk(session, job_id, read, settle=settle)
+            committed = True
+        finally:
+            read.symbols.finish(committed)
+        return finished
+
+    def _read_chunk(self, job_id: uuid.UUID) -> _Chunk | None:
         events = Event.__table__
-        with self.db.write() as session:
+        with self.db.read() as session:
             job = session.get(BackgroundJob, job_id)
             if job is None or job.status != JobStatus.RUNNING:
-                return True
+                return None
             project_id = job.project_id
             ref = str(job.params.get("ref") or "")
             since = dt.datetime.fromisoformat(str(job.params["since"]))
             progress = dict(job.progress or {})
+            read_cursor = progress.get("cursor")
             if "max_id" not in progress:
                 window = sa.select(sa.func.min(events.c.id), sa.func.max(events.c.id)).where(
                     events.c.project_id == project_id, events.c.timestamp >= since
@@ -413,7 +371,7 @@ class RepairRunner:
                 progress.update(start_id=(start_id or 1) - 1, max_id=max_id or 0, cursor=(start_id or 1) - 1)
             cursor, max_id = int(progress["cursor"]), int(progress["max_id"])
             stmt = (
-                sa.select(events.c.id, events.c.issue_id, events.c.fingerprint, events.c.timestamp, events.c.properties)
+                sa.select(events.c.id, events.c.properties)
                 .where(
                     events.c.project_id == project_id,
                     events.c.id > cursor,
@@ -427,41 +385,85 @@ class RepairRunner:
             if pattern is not None:
                 stmt = stmt.where(sa.cast(events.c.properties, sa.Text).like(pattern, escape="\\"))
             rows = session.execute(stmt).all()
-            resolver = FrameResolver(session, self.runtime.resolver)
-            moves: dict[tuple[uuid.UUID, str, str], _Move] = {}
-            for event_id, issue_id, fingerprint, timestamp, properties in rows:
-                progress["scanned"] = int(progress.get("scanned", 0)) + 1
-                repaired = repair_properties(resolver, project_id, ref, properties or {})
-                if repaired is None:
-                    continue
-                session.execute(
-                    sa.update(events)
-                    .where(events.c.id == event_id)
-                    .values(properties=repaired.properties, fingerprint=repaired.fingerprint)
-                )
-                progress["repaired"] = int(progress.get("repaired", 0)) + 1
-                if repaired.fingerprint != fingerprint:
-                    key = (issue_id, fingerprint, repaired.fingerprint)
-                    move = moves.setdefault(key, _Move(issue_id, fingerprint, repaired.fingerprint, timestamp))
-                    move.first_seen = min(move.first_seen, timestamp)
-                    move.event_ids.append(event_id)
-            upsert_frames(session, resolver.stack_frame_rows())
-            for move in moves.values():
-                if _regroup(session, project_id, ref, move):
-                    progress["regrouped"] = int(progress.get("regrouped", 0)) + len(move.event_ids)
-            self._stamp_issue_ids(session, [m for m in moves.values()])
-            finished = len(rows) < self.chunk_size
-            progress["cursor"] = int(rows[-1][0]) if rows else max_id
-            span = max(1, max_id - int(progress["start_id"]))
-            progress["percent"] = (
-                100 if finished else min(99, int(100 * (progress["cursor"] - progress["start_id"]) / span))
+            symbols = self.runtime.resolver.batch(session)
+            chunk = _Chunk(
+                project_id, ref, progress, read_cursor, [r[0] for r in rows], symbols, FrameResolver(symbols)
             )
-            job.progress = progress
-            job.updated_at = utcnow()
-            if finished:
-                job.status = JobStatus.DONE
-                job.finished_at = utcnow()
-            return finished
+            try:
+                for event_id, properties in rows:
+                    repaired = repair_properties(chunk.resolver, project_id, ref, properties or {})
+                    if repaired is not None:
+                        chunk.repaired[event_id] = (properties, repaired)
+            except BaseException:
+                symbols.finish(False)
+                raise
+        return chunk
+
+    def _write_chunk(self, session: Session, job_id: uuid.UUID, read: _Chunk, *, settle: bool) -> bool:
+        events = Event.__table__
+        job = session.get(BackgroundJob, job_id)
+        if job is None or job.status != JobStatus.RUNNING:
+            return True
+        if (job.progress or {}).get("cursor") != read.read_cursor:
+            return False  # another runner took the job over and moved on: read again from its cursor
+        applied = read.symbols.apply(session)
+        if applied.stale and not settle:
+            raise _ChunkChanged()
+        current = self._current_events(session, list(read.repaired))
+        progress = read.progress
+        moves: dict[tuple[uuid.UUID, str, str], _Move] = {}
+        for event_id, (properties, repaired) in read.repaired.items():
+            now = current.get(event_id)
+            if now is None or now.properties != properties:
+                if not settle:
+                    raise _ChunkChanged()
+                continue  # deleted, or rewritten by another repair: leave it to that one
+            session.execute(
+                sa.update(events)
+                .where(events.c.id == event_id)
+                .values(properties=repaired.properties, fingerprint=repaired.fingerprint)
+            )
+            progress["repaired"] = int(progress.get("repaired", 0)) + 1
+            if repaired.fingerprint != now.fingerprint:
+                key = (now.issue_id, now.fingerprint, repaired.fingerprint)
+                move = moves.setdefault(key, _Move(now.issue_id, now.fingerprint, repaired.fingerprint, now.timestamp))
+                move.first_seen = min(move.first_seen, now.timestamp)
+                move.event_ids.append(event_id)
+        progress["scanned"] = int(progress.get("scanned", 0)) + len(read.event_ids)
+        upsert_frames(session, read.resolver.stack_frame_rows(applied.replaced_ids))
+        for move in moves.values():
+            if _regroup(session, read.project_id, read.ref, move):
+                progress["regrouped"] = int(progress.get("regrouped", 0)) + len(move.event_ids)
+        self._stamp_issue_ids(session, list(moves.values()))
+        max_id = int(progress["max_id"])
+        finished = len(read.event_ids) < self.chunk_size
+        progress["cursor"] = read.event_ids[-1] if read.event_ids else max_id
+        span = max(1, max_id - int(progress["start_id"]))
+        progress["percent"] = (
+            100 if finished else min(99, int(100 * (progress["cursor"] - progress["start_id"]) / span))
+        )
+        job.progress = progress
+        job.updated_at = utcnow()
+        if finished:
+            job.status = JobStatus.DONE
+            job.finished_at = utcnow()
+        return finished
+
+    @staticmethod
+    def _current_events(session: Session, event_ids: Sequence[int]) -> dict[int, Any]:
+        """The repaired events as they are now (locked on PostgreSQL until the chunk commits)."""
+        events = Event.__table__
+        found: dict[int, Any] = {}
+        for start in range(0, len(event_ids), 500):
+            stmt = (
+                sa.select(events.c.id, events.c.issue_id, events.c.fingerprint, events.c.timestamp, events.c.properties)
+                .where(events.c.id.in_(list(event_ids[start : start + 500])))
+                .order_by(events.c.id)
+            )
+            if session.get_bind().dialect.name == "postgresql":
+                stmt = stmt.with_for_update()
+            found.update((row.id, row) for row in session.execute(stmt))
+        return found
 
     @staticmethod
     def _stamp_issue_ids(session: Session, moves: Sequence[_Move]) -> None:

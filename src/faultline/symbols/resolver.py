@@ -7,32 +7,26 @@ Browser frames with no uploaded set may have their script and source map fetched
 themselves are remembered as *negative* rows (`storage_ptr` null, `failure_reason` set) so every later frame with
 that ref fails fast with the same explanation; an upload for the ref turns the row positive again.
 
-Rows read or created inside a digest transaction are only shared with other transactions once it commits, so a
-rolled-back batch can never leave a cached id pointing at a row that does not exist.
+All of this runs before the digest's write transaction, through one `SymbolSetBatch` per digest batch: it reads
+with a read session (ended before any wait on storage or the network) and leaves the rows it wants written to
+`BatchRows`, which writes them inside the transaction (see `batchrows.py`).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import logging
-import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from faultline.config import Settings
-from faultline.db import upsert, utcnow
-from faultline.ids import uuid7
-from faultline.pipeline.seams import FrameResolution
-from faultline.releases.models import Release
+from faultline.pipeline.seams import AppliedSymbols, FrameResolution
 from faultline.symbols import blobformat, fetch, frames
+from faultline.symbols.batchrows import BatchRows, Row
 from faultline.symbols.cache import ByteBudgetLRU, TTLCache
-from faultline.symbols.models import SymbolSet
 from faultline.symbols.parsed import Kind, Parsed, Unusable, parse
 from faultline.symbols.storage import BlobStorage, StorageError, new_key
 
@@ -41,8 +35,6 @@ log = logging.getLogger(__name__)
 MAX_REF_BYTES = 2048
 ROW_TTL_SECONDS = 5.0
 TRANSIENT_FAILURE_TTL_SECONDS = 60.0
-LAST_USED_REFRESH = dt.timedelta(hours=12)
-_MEMO = "faultline.symbols.rows"
 
 JS_PLATFORMS = ("web:javascript", "javascript")
 
@@ -56,20 +48,7 @@ def truncate_ref(ref: str) -> str:
 
 
 def no_upload_message(ref: str, kind: Kind) -> str:
-    if kind is Kind.PROGUARD:
-        return f"No proguard map uploaded for id: {ref}"
-    return f"No sourcemap uploaded for chunk id: {ref}"
-
-
-@dataclass(frozen=True)
-class Row:
-    id: uuid.UUID
-    ref: str
-    storage_ptr: str | None
-    content_hash: str | None
-    failure_reason: str | None
-    last_used: dt.datetime | None
-    release: dict[str, Any] | None
+    return frames.no_upload_message(ref, proguard=kind is Kind.PROGUARD)
 
 
 @dataclass
@@ -83,20 +62,6 @@ class LookupFailed(Exception):
         super().__init__(message)
         self.message = message
         self.row = row
-
-
-def release_json(release: Release | None) -> dict[str, Any] | None:
-    if release is None:
-        return None
-    return {
-        "id": str(release.id),
-        "hash_id": release.hash_id,
-        "team_id": release.project_id,
-        "created_at": release.created_at.isoformat().replace("+00:00", "Z") if release.created_at else None,
-        "metadata": release.metadata_,
-        "version": release.version,
-        "project": release.project_name,
-    }
 
 
 class SymbolSetResolver:
@@ -134,30 +99,60 @@ class SymbolSetResolver:
         self.rows.discard((project_id, ref))
         self.transient.discard((project_id, ref))
 
-    def resolve(self, session: Session, project_id: int, frame: Mapping[str, Any]) -> list[FrameResolution] | None:
+    def batch(self, session: Session) -> SymbolSetBatch:
+        return SymbolSetBatch(self, session)
+
+
+class SymbolSetBatch:
+    """`faultline.pipeline.seams.SymbolBatch` over symbol sets: one digest batch (or repair chunk), one thread."""
+
+    def __init__(self, resolver: SymbolSetResolver, session: Session) -> None:
+        self.resolver = resolver
+        self.settings = resolver.settings
+        self.session = session
+        self.rows = BatchRows(session, resolver.rows)
+
+    def resolve(self, project_id: int, frame: Mapping[str, Any]) -> list[FrameResolution] | None:
         platform = frame.get("platform")
         if platform in JS_PLATFORMS:
-            return [self._web(session, project_id, frame)]
+            return [self._web(project_id, frame)]
         if platform == "node:javascript":
-            return [self._node(session, project_id, frame)]
+            return [self._node(project_id, frame)]
         if platform == "hermes":
-            return [self._hermes(session, project_id, frame)]
+            return [self._hermes(project_id, frame)]
         if platform == "java":
-            return self._java(session, project_id, frame)
+            return self._java(project_id, frame)
         return None
+
+    def apply(self, session: Session) -> AppliedSymbols:
+        return self.rows.apply(session)
+
+    def finish(self, committed: bool) -> None:
+        for key in self.rows.finish(committed):
+            self.resolver.parsed.discard((key, Kind.SOURCEMAP))
+            try:
+                self.resolver.storage.delete(key)
+            except StorageError as exc:
+                log.warning("could not delete the unused fetched symbol blob %s: %s", key, exc)
+
+    def _idle(self) -> None:
+        """End the read transaction before waiting on storage or the network: no snapshot, no pooled connection
+        is held across a fetch that may take seconds. The next read starts a fresh one."""
+        if self.session.in_transaction():
+            self.session.commit()
 
     # Platforms ----------------------------------------------------------------------------------------------------
 
-    def _web(self, session: Session, project_id: int, frame: Mapping[str, Any]) -> FrameResolution:
+    def _web(self, project_id: int, frame: Mapping[str, Any]) -> FrameResolution:
         location = frames.js_location(frame)
         if location is None:
             return FrameResolution(contents=frames.js_unminified(frame))
-        chunk_id = frames.as_str(frame.get("chunk_id")) or frames.as_str(frame.get("chunkId"))
+        chunk_id = frames.chunk_id_of(frame)
         url = frames.clean_script_url(frames.as_str(frame.get("filename")))
         if not chunk_id and not url:
             return FrameResolution(contents=frames.js_failed(frame, frames.NO_URL_OR_CHUNK_ID))
         try:
-            loaded = self._load_web(session, project_id, chunk_id, url)
+            loaded = self._load_web(project_id, chunk_id, url)
         except LookupFailed as failed:
             return self._failed(frames.js_failed(frame, failed.message), failed.row)
         token, context = loaded.parsed.value.lookup(location[0], location[1])
@@ -165,14 +160,14 @@ class SymbolSetResolver:
             return self._failed(frames.js_failed(frame, frames.js_token_not_found(frame)), loaded.row)
         return self._resolved(frames.js_resolved(frame, token), context, loaded.row)
 
-    def _node(self, session: Session, project_id: int, frame: Mapping[str, Any]) -> FrameResolution:
-        chunk_id = frames.as_str(frame.get("chunk_id")) or frames.as_str(frame.get("chunkId"))
+    def _node(self, project_id: int, frame: Mapping[str, Any]) -> FrameResolution:
+        chunk_id = frames.chunk_id_of(frame)
         location = frames.js_location(frame)
         if not chunk_id or location is None:
             contents, context = frames.node_direct(frame)
             return FrameResolution(contents=contents, context=context)
         try:
-            loaded = self._load_ref(session, project_id, chunk_id, Kind.SOURCEMAP)
+            loaded = self._load_ref(project_id, chunk_id, Kind.SOURCEMAP)
         except LookupFailed as failed:
             contents, context = frames.node_failed(frame, failed.message)
             return self._failed(contents, failed.row, context)
@@ -182,13 +177,13 @@ class SymbolSetResolver:
             return self._failed(contents, loaded.row, context)
         return self._resolved(frames.js_resolved(frame, token), context, loaded.row)
 
-    def _hermes(self, session: Session, project_id: int, frame: Mapping[str, Any]) -> FrameResolution:
-        chunk_id = frames.as_str(frame.get("chunkId")) or frames.as_str(frame.get("chunk_id"))
+    def _hermes(self, project_id: int, frame: Mapping[str, Any]) -> FrameResolution:
+        chunk_id = frames.chunk_id_of(frame)
         if not chunk_id:
-            return FrameResolution(contents=frames.hermes_failed(frame, "No chunk id sent with frame"))
+            return FrameResolution(contents=frames.hermes_failed(frame, frames.NO_CHUNK_ID))
         column = frames.as_int(frame.get("colno"))
         try:
-            loaded = self._load_ref(session, project_id, chunk_id, Kind.HERMES)
+            loaded = self._load_ref(project_id, chunk_id, Kind.HERMES)
         except LookupFailed as failed:
             return self._failed(frames.hermes_failed(frame, failed.message), failed.row)
         token = loaded.parsed.value.lookup(column) if column is not None else None
@@ -199,15 +194,15 @@ class SymbolSetResolver:
         context = frames.context_from_lines(lines, token.line) if lines else None
         return self._resolved(frames.hermes_resolved(frame, token), context, loaded.row)
 
-    def _java(self, session: Session, project_id: int, frame: Mapping[str, Any]) -> list[FrameResolution]:
+    def _java(self, project_id: int, frame: Mapping[str, Any]) -> list[FrameResolution]:
         map_id = frames.as_str(frame.get("map_id"))
         module = frames.as_str(frame.get("module"))
         if not map_id:
-            return [FrameResolution(contents=frames.java_failed(frame, "No map ID sent with frame"))]
+            return [FrameResolution(contents=frames.java_failed(frame, frames.NO_MAP_ID))]
         if not module:
-            return [FrameResolution(contents=frames.java_failed(frame, "No module provided"))]
+            return [FrameResolution(contents=frames.java_failed(frame, frames.NO_MODULE))]
         try:
-            loaded = self._load_ref(session, project_id, map_id, Kind.PROGUARD)
+            loaded = self._load_ref(project_id, map_id, Kind.PROGUARD)
         except LookupFailed as failed:
             return [self._failed(frames.java_failed(frame, failed.message), failed.row)]
         function = frames.as_str(frame.get("function")) or ""
@@ -231,193 +226,99 @@ class SymbolSetResolver:
             return FrameResolution(contents=contents, context=context)
         return FrameResolution(contents=contents, context=context, symbol_set_id=row.id, release=row.release)
 
-    # Symbol-set rows ----------------------------------------------------------------------------------------------
-
-    def _memo(self, session: Session) -> dict[tuple[int, str], Row]:
-        memo = session.info.get(_MEMO)
-        if memo is None:
-            memo = {}
-            session.info[_MEMO] = memo
-
-            def promote(_session: Session) -> None:
-                for key, row in memo.items():
-                    self.rows.put(key, row)
-                memo.clear()
-
-            def forget(_session: Session) -> None:
-                memo.clear()
-
-            event.listen(session, "after_commit", promote)
-            event.listen(session, "after_rollback", forget)
-        return memo
-
-    def _read_row(self, session: Session, project_id: int, ref: str) -> Row | None:
-        key = (project_id, ref)
-        memo = self._memo(session)
-        row = memo.get(key) or self.rows.get(key)
-        if row is not None:
-            return row
-        found = session.execute(
-            sa.select(SymbolSet, Release)
-            .outerjoin(Release, Release.id == SymbolSet.release_id)
-            .where(SymbolSet.project_id == project_id, SymbolSet.ref == ref)
-        ).first()
-        if found is None:
-            return None
-        symbol_set, release = found
-        row = Row(
-            id=symbol_set.id,
-            ref=symbol_set.ref,
-            storage_ptr=symbol_set.storage_ptr,
-            content_hash=symbol_set.content_hash,
-            failure_reason=symbol_set.failure_reason,
-            last_used=symbol_set.last_used,
-            release=release_json(release),
-        )
-        memo[key] = row
-        return row
-
-    def _save_row(
-        self,
-        session: Session,
-        project_id: int,
-        ref: str,
-        *,
-        storage_ptr: str | None,
-        content_hash: str | None,
-        failure_reason: str | None,
-    ) -> Row:
-        """Create the row for `ref`, or overwrite its storage and failure (keeping id and release)."""
-        now = utcnow()
-        table = SymbolSet.__table__
-        upsert(
-            session,
-            table,
-            [
-                {
-                    "id": uuid7(),
-                    "project_id": project_id,
-                    "ref": ref,
-                    "storage_ptr": storage_ptr,
-                    "content_hash": content_hash,
-                    "failure_reason": failure_reason,
-                    "last_used": now,
-                    "created_at": now,
-                }
-            ],
-            index_elements=["project_id", "ref"],
-            update=["storage_ptr", "content_hash", "failure_reason", "last_used"],
-        )
-        memo = self._memo(session)
-        memo.pop((project_id, ref), None)
-        self.rows.discard((project_id, ref))
-        row = self._read_row(session, project_id, ref)
-        assert row is not None
-        return row
-
-    def _touch(self, session: Session, project_id: int, row: Row) -> Row:
-        now = utcnow()
-        if row.last_used is not None and now - row.last_used < LAST_USED_REFRESH:
-            return row
-        session.execute(sa.update(SymbolSet).where(SymbolSet.id == row.id).values(last_used=now))
-        row = replace(row, last_used=now)
-        self._memo(session)[(project_id, row.ref)] = row
-        return row
-
     # Loading symbols ----------------------------------------------------------------------------------------------
 
-    def _load_ref(self, session: Session, project_id: int, ref: str, kind: Kind) -> Loaded:
+    def _load_ref(self, project_id: int, ref: str, kind: Kind) -> Loaded:
         """Symbols for an uploaded ref (chunk id / map id); a missing row becomes a negative row."""
         ref = truncate_ref(ref)
-        row = self._read_row(session, project_id, ref)
+        row = self.rows.get(project_id, ref)
         if row is None:
-            row = self._save_row(
-                session,
-                project_id,
-                ref,
-                storage_ptr=None,
-                content_hash=None,
-                failure_reason=no_upload_message(ref, kind),
-            )
-        return self._load_row(session, project_id, row, kind)
+            message = no_upload_message(ref, kind)
+            row = self.rows.plan(project_id, ref, storage_ptr=None, content_hash=None, failure_reason=message)
+        return self._load_row(project_id, row, kind)
 
-    def _load_row(self, session: Session, project_id: int, row: Row, kind: Kind) -> Loaded:
+    def _load_row(self, project_id: int, row: Row, kind: Kind) -> Loaded:
         if row.storage_ptr is None:
             raise LookupFailed(row.failure_reason or no_upload_message(row.ref, kind), row)
         if row.content_hash is None:
             # bulk_start_upload created the row but the upload has not been confirmed yet.
             raise LookupFailed(f"{no_upload_message(row.ref, kind)} (upload not finished)", row)
         cache_key = (row.storage_ptr, kind)
-        parsed = self.parsed.get(cache_key)
+        parsed = self.resolver.parsed.get(cache_key)
         if parsed is None:
-            parsed = self._parse_blob(session, row, kind)
+            parsed = self._parse_blob(row, kind)
         if isinstance(parsed, str):
             raise LookupFailed(parsed, row)
-        return Loaded(parsed=parsed, row=self._touch(session, project_id, row))
+        return Loaded(parsed=parsed, row=self.rows.touch(project_id, row))
 
-    def _parse_blob(self, session: Session, row: Row, kind: Kind) -> Parsed | str:
+    def _parse_blob(self, row: Row, kind: Kind) -> Parsed | str:
         assert row.storage_ptr is not None
         cache_key = (row.storage_ptr, kind)
-        transient = self.transient.get(cache_key)
+        transient = self.resolver.transient.get(cache_key)
         if transient is not None:
             return transient
+        self._idle()
         try:
-            blob = self.storage.get(row.storage_ptr)
+            blob = self.resolver.storage.get(row.storage_ptr)
         except StorageError as exc:
             log.warning("symbol storage unavailable for %s: %s", row.ref, exc)
             message = f"Symbol storage is unavailable: {exc}"
-            self.transient.put(cache_key, message, ttl=10.0)
+            self.resolver.transient.put(cache_key, message, ttl=10.0)
             return message
         if blob is None:
             message = f"The uploaded file for symbol set {row.ref} is missing from storage; upload it again"
-            self.transient.put(cache_key, message)
+            self.resolver.transient.put(cache_key, message)
             return message
         try:
             parsed: Parsed | str = parse(blob, kind)
             size = parsed.size  # type: ignore[union-attr]
         except Unusable as exc:
             parsed, size = str(exc), 256
-            if row.failure_reason != parsed:
-                session.execute(sa.update(SymbolSet).where(SymbolSet.id == row.id).values(failure_reason=parsed))
-        self.parsed.put(cache_key, parsed, size)
+            self.rows.record_failure(row, parsed)
+        self.resolver.parsed.put(cache_key, parsed, size)
         return parsed
 
     # Browser scripts: uploaded by chunk id, else fetched by URL ---------------------------------------------------
 
-    def _load_web(self, session: Session, project_id: int, chunk_id: str | None, url: str | None) -> Loaded:
+    def _load_web(self, project_id: int, chunk_id: str | None, url: str | None) -> Loaded:
         if chunk_id:
-            row = self._read_row(session, project_id, truncate_ref(chunk_id))
+            row = self.rows.get(project_id, truncate_ref(chunk_id))
             if row is not None or url is None or not self.settings.sourcemap_fetch:
-                return self._load_ref(session, project_id, chunk_id, Kind.SOURCEMAP)
+                return self._load_ref(project_id, chunk_id, Kind.SOURCEMAP)
         assert url is not None
         ref = truncate_ref(chunk_id or url)
-        row = self._read_row(session, project_id, ref)
+        row = self.rows.get(project_id, ref)
         if row is not None:
-            return self._load_row(session, project_id, row, Kind.SOURCEMAP)
+            return self._load_row(project_id, row, Kind.SOURCEMAP)
         if not self.settings.sourcemap_fetch:
             raise LookupFailed(
                 f"{frames.FETCH_DISABLED_PREFIX} (FAULTLINE_SOURCEMAP_FETCH=false) and no symbol set was "
                 f"uploaded for {url}"
             )
-        return self._fetch_web(session, project_id, url, ref, chunk_id)
+        return self._fetch_web(project_id, url, ref, chunk_id)
 
-    def _fetch_web(self, session: Session, project_id: int, url: str, ref: str, chunk_id: str | None) -> Loaded:
+    def _fetch_web(self, project_id: int, url: str, ref: str, chunk_id: str | None) -> Loaded:
         def explain(exc: Exception) -> str:
             if chunk_id:
                 return f"{no_upload_message(ref, Kind.SOURCEMAP)}; fetching the script failed: {exc}"
             return str(exc)
 
-        transient = self.transient.get((project_id, ref))
+        def negative(reason: str) -> Row:
+            return self.rows.plan(project_id, ref, storage_ptr=None, content_hash=None, failure_reason=reason)
+
+        transient = self.resolver.transient.get((project_id, ref))
         if transient is not None:
             raise LookupFailed(transient)
+        self._idle()
         try:
-            found = fetch.discover(self.fetcher, url)
+            found = fetch.discover(self.resolver.fetcher, url)
             if found.chunk_id and found.chunk_id != ref:
                 # The script names its chunk id: an uploaded symbol set beats a public source map.
-                uploaded = self._read_row(session, project_id, truncate_ref(found.chunk_id))
-                if uploaded is not None and uploaded.storage_ptr and uploaded.content_hash:
-                    return self._load_row(session, project_id, uploaded, Kind.SOURCEMAP)
-            sourcemap = fetch.fetch_sourcemap(self.fetcher, found)
+                uploaded = self.rows.get(project_id, truncate_ref(found.chunk_id))
+                if uploaded is not None and uploaded.usable:
+                    return self._load_row(project_id, uploaded, Kind.SOURCEMAP)
+                self._idle()
+            sourcemap = fetch.fetch_sourcemap(self.resolver.fetcher, found)
             blob = blobformat.write(
                 blobformat.DataType.SOURCE_AND_MAP, blobformat.encode_source_and_map(found.source, sourcemap)
             )
@@ -426,35 +327,19 @@ class SymbolSetResolver:
             # The fetch error is not remembered in the database: the network may recover, or the admin may allow
             # internal addresses. A chunk id still gets its "not uploaded" row, so an upload later finds the frames.
             if chunk_id:
-                row = self._save_row(
-                    session,
-                    project_id,
-                    ref,
-                    storage_ptr=None,
-                    content_hash=None,
-                    failure_reason=no_upload_message(ref, Kind.SOURCEMAP),
-                )
-                raise LookupFailed(explain(exc), row) from None
-            self.transient.put((project_id, ref), explain(exc))
+                raise LookupFailed(explain(exc), negative(no_upload_message(ref, Kind.SOURCEMAP))) from None
+            self.resolver.transient.put((project_id, ref), explain(exc))
             raise LookupFailed(explain(exc)) from None
         except (fetch.FetchError, Unusable, blobformat.BlobFormatError) as exc:
-            row = self._save_row(
-                session, project_id, ref, storage_ptr=None, content_hash=None, failure_reason=explain(exc)
-            )
-            raise LookupFailed(explain(exc), row) from None
+            raise LookupFailed(explain(exc), negative(explain(exc))) from None
         key = new_key()
         try:
-            self.storage.put(key, blob)
+            self.resolver.storage.put(key, blob)
         except StorageError as exc:
-            self.transient.put((project_id, ref), f"Symbol storage is unavailable: {exc}")
+            self.resolver.transient.put((project_id, ref), f"Symbol storage is unavailable: {exc}")
             raise LookupFailed(f"Symbol storage is unavailable: {exc}") from None
-        row = self._save_row(
-            session,
-            project_id,
-            ref,
-            storage_ptr=key,
-            content_hash=hashlib.sha512(blob).hexdigest(),
-            failure_reason=None,
+        row = self.rows.plan(
+            project_id, ref, storage_ptr=key, content_hash=hashlib.sha512(blob).hexdigest(), failure_reason=None
         )
-        self.parsed.put((key, Kind.SOURCEMAP), parsed, parsed.size)
+        self.resolver.parsed.put((key, Kind.SOURCEMAP), parsed, parsed.size)
         return Loaded(parsed=parsed, row=row)

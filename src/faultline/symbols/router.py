@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from faultline.http import errors
 from faultline.http.auth import ProjectContext, project_access
-from faultline.http.deps import read_session, write_session
+from faultline.http.deps import READ_SESSION, WRITE_SESSION
 from faultline.http.pagination import Page, PageParams, page_params_factory, paginate_query
 from faultline.http.responses import ORJSONResponse
 from faultline.http.routing import Router
@@ -91,7 +91,7 @@ def list_symbol_sets(
     ),
     order_by: Literal["created_at", "-created_at", "ref", "-ref", "last_used", "-last_used"] | None = Query(None),
     ctx: ProjectContext = Depends(READ),
-    session: Session = Depends(read_session),
+    session: Session = READ_SESSION,
     page: PageParams = Depends(symbol_set_page),
 ) -> dict[str, Any]:
     stmt = service.list_query(ctx.project_id, ref=ref, search=search, status=status, order_by=order_by)
@@ -102,7 +102,7 @@ def list_symbol_sets(
 def bulk_check_upload(
     body: BulkUploadIn,
     ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
 ) -> dict[str, Any]:
     _conflict_handling(body)
     chunk_ids = service.bulk_check(
@@ -117,7 +117,7 @@ def bulk_check_upload(
 def bulk_start_upload(
     body: BulkUploadIn,
     ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
     runtime: SymbolsRuntime = Depends(symbols_runtime),
 ) -> dict[str, Any]:
     _conflict_handling(body)
@@ -133,7 +133,7 @@ def bulk_start_upload(
 def bulk_finish_upload(
     body: BulkFinishIn,
     ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
     runtime: SymbolsRuntime = Depends(symbols_runtime),
 ) -> Any:
     if body.content_hashes is None:
@@ -151,7 +151,7 @@ def bulk_finish_upload(
 def bulk_delete(
     body: BulkDeleteIn,
     ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
     runtime: SymbolsRuntime = Depends(symbols_runtime),
 ) -> dict[str, Any]:
     if not body.ids:
@@ -176,7 +176,7 @@ def bulk_delete(
 def list_repair_jobs(
     symbol_set: str | None = Query(None, description="Only jobs for this symbol set id."),
     ctx: ProjectContext = Depends(READ),
-    session: Session = Depends(read_session),
+    session: Session = READ_SESSION,
     page: PageParams = Depends(symbol_set_page),
 ) -> dict[str, Any]:
     stmt = repairjobs.jobs_query(ctx.project_id, symbol_set)
@@ -203,7 +203,7 @@ async def create_symbol_set(
     release_id: str | None = Query(None),
     multipart: str | None = Query(None, description="Ignored: multipart bodies are detected from Content-Type."),
     ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
     runtime: SymbolsRuntime = Depends(symbols_runtime),
 ) -> dict[str, Any]:
     chunk = service.check_chunk_id(chunk_id)
@@ -227,7 +227,7 @@ def start_upload(
     chunk_id: str | None = Query(None),
     release_id: str | None = Query(None),
     ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
     runtime: SymbolsRuntime = Depends(symbols_runtime),
 ) -> dict[str, Any]:
     chunk = service.check_chunk_id(chunk_id)
@@ -242,7 +242,7 @@ def start_upload(
 def retrieve_symbol_set(
     symbol_set_id: str,
     ctx: ProjectContext = Depends(READ),
-    session: Session = Depends(read_session),
+    session: Session = READ_SESSION,
 ) -> dict[str, Any]:
     return service.serialize(*service.get(session, ctx.project_id, symbol_set_id))
 
@@ -250,7 +250,7 @@ def retrieve_symbol_set(
 def _unchanged(
     symbol_set_id: str,
     ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(read_session),
+    session: Session = READ_SESSION,
 ) -> dict[str, Any]:
     """Every field is read-only, so updates change nothing (PostHog keeps the routes for old clients)."""
     return service.serialize(*service.get(session, ctx.project_id, symbol_set_id))
@@ -270,7 +270,7 @@ for _method in ("PUT", "PATCH"):
 def delete_symbol_set(
     symbol_set_id: str,
     ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
     runtime: SymbolsRuntime = Depends(symbols_runtime),
 ) -> Response:
     service.delete(session, runtime, ctx.project_id, symbol_set_id)
@@ -283,7 +283,7 @@ def delete_symbol_set(
 def download_symbol_set(
     symbol_set_id: str,
     ctx: ProjectContext = Depends(READ),
-    session: Session = Depends(read_session),
+    session: Session = READ_SESSION,
     runtime: SymbolsRuntime = Depends(symbols_runtime),
 ) -> dict[str, Any]:
     return {"url": service.download_url(session, runtime, ctx.project_id, symbol_set_id)}
@@ -296,7 +296,7 @@ def finish_upload(
     symbol_set_id: str,
     body: FinishUploadIn,
     ctx: ProjectContext = Depends(WRITE),
-    session: Session = Depends(write_session),
+    session: Session = WRITE_SESSION,
     runtime: SymbolsRuntime = Depends(symbols_runtime),
 ) -> Any:
     problem = service.finish_upload(session, runtime, ctx.project_id, symbol_set_id, body.content_hash)

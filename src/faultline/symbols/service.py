@@ -10,7 +10,6 @@ dropped, the in-process caches forget the ref and stored events that used it are
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import uuid
 from collections import Counter
@@ -27,12 +26,11 @@ from faultline.http.errors import APIError
 from faultline.ids import parse_uuid
 from faultline.releases.models import Release
 from faultline.symbols import repairjobs
+from faultline.symbols.batchrows import LAST_USED_REFRESH, release_json
 from faultline.symbols.models import StackFrame, SymbolSet
-from faultline.symbols.resolver import MAX_REF_BYTES, release_json
+from faultline.symbols.resolver import MAX_REF_BYTES
 from faultline.symbols.runtime import SymbolsRuntime
 from faultline.symbols.storage import MAX_SYMBOL_SET_BYTES, new_key
-
-LAST_USED_REFRESH = dt.timedelta(hours=12)
 
 ORDERINGS: dict[str, tuple[Any, ...]] = {
     "created_at": (SymbolSet.created_at.asc(), SymbolSet.id.asc()),
