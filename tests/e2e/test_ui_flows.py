@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +23,8 @@ import pytest
 from posthog import Posthog
 
 from tests.e2e.ui_support import PHONE, horizontal_overflow, log_in, screenshot
-from tests.support.browser import POSTHOG_JS, USER_AGENT, PageServer, ensure_npm_packages, launch_chromium
-from tests.support.live_server import LiveServer
+from tests.support.browser import POSTHOG_JS, USER_AGENT, PageServer, ensure_npm_packages
+from tests.support.live_server import LiveServer, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -79,16 +78,10 @@ def shop(server: dict[str, Any]) -> Iterator[PageServer]:
     pages.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with launch_chromium() as chromium:
-        yield chromium
-
-
 @pytest.fixture
-def ui(browser: Any, server: dict[str, Any]) -> Iterator[Any]:
+def ui(chromium: Any, server: dict[str, Any]) -> Iterator[Any]:
     """A logged-in laptop-sized page; dialogs (confirmations) are accepted."""
-    context = browser.new_context(viewport=LAPTOP, user_agent=USER_AGENT)
+    context = chromium.new_context(viewport=LAPTOP, user_agent=USER_AGENT)
     page = context.new_page()
     page.on("dialog", lambda dialog: dialog.accept())
     log_in(page, server["url"], server["login"], server["password"])
@@ -112,21 +105,14 @@ def api(server: dict[str, Any], path: str, **params: str) -> Any:
     return response.json()
 
 
-def wait_until(check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.4) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
-
-
 def issue_ids(server: dict[str, Any], search: str) -> list[str]:
     return [i["id"] for i in api(server, "issues/", search=search, status="all")["results"]]
 
 
-def test_browser_error_appears_with_its_frames(browser: Any, shop: PageServer, server: dict[str, Any], ui: Any) -> None:
-    context = browser.new_context(user_agent=USER_AGENT)
+def test_browser_error_appears_with_its_frames(
+    chromium: Any, shop: PageServer, server: dict[str, Any], ui: Any
+) -> None:
+    context = chromium.new_context(user_agent=USER_AGENT)
     try:
         page = context.new_page()
         page.goto(shop.url + "/")
@@ -177,7 +163,7 @@ def test_browser_error_appears_with_its_frames(browser: Any, shop: PageServer, s
 
     # Phone width, light and dark: list and issue page fit the screen.
     for scheme in ("light", "dark"):
-        phone = browser.new_context(viewport=PHONE, user_agent=USER_AGENT, color_scheme=scheme, is_mobile=True)
+        phone = chromium.new_context(viewport=PHONE, user_agent=USER_AGENT, color_scheme=scheme, is_mobile=True)
         try:
             small = phone.new_page()
             log_in(small, server["url"], server["login"], server["password"])

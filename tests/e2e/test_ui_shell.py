@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
-from tests.e2e.ui_support import DESKTOP_UA, LAPTOP, PHONE, chromium, horizontal_overflow, log_in, screenshot
+from tests.e2e.ui_support import DESKTOP_UA, LAPTOP, PHONE, horizontal_overflow, log_in, screenshot
 from tests.support.live_server import LiveServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with chromium() as instance:
-        yield instance
-
-
-def test_login_create_key_and_settings(live_server: LiveServer, browser) -> None:
+def test_login_create_key_and_settings(live_server: LiveServer, chromium) -> None:
     creds = live_server.credentials()
-    context = browser.new_context(viewport=LAPTOP, user_agent=DESKTOP_UA)
+    context = chromium.new_context(viewport=LAPTOP, user_agent=DESKTOP_UA)
     page = context.new_page()
     try:
         page.goto(live_server.url + "/login")
@@ -70,9 +62,9 @@ def test_login_create_key_and_settings(live_server: LiveServer, browser) -> None
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_phone_width_has_no_sideways_scroll(live_server: LiveServer, browser, scheme: str) -> None:
+def test_phone_width_has_no_sideways_scroll(live_server: LiveServer, chromium, scheme: str) -> None:
     creds = live_server.credentials()
-    context = browser.new_context(viewport=PHONE, user_agent=DESKTOP_UA, color_scheme=scheme, is_mobile=True)
+    context = chromium.new_context(viewport=PHONE, user_agent=DESKTOP_UA, color_scheme=scheme, is_mobile=True)
     page = context.new_page()
     try:
         log_in(page, live_server.url, creds["login"], creds["password"])

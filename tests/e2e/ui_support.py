@@ -1,53 +1,16 @@
-"""Playwright (Python) against /usr/bin/chromium for the UI tests: one browser per module, screenshots to build/.
-
-Never `playwright install`: the system Chromium is used directly. Headless Chromium is launched with a normal
-desktop user agent and without the automation flag, because posthog-js drops events from browsers that look like
-bots (shared/spec/browser-sdk-notes.md) and the SDK end-to-end test shares this setup.
+"""Helpers of the UI tests: viewports, screenshots to build/, logging in. The browser itself is the shared
+`chromium` fixture (tests/e2e/conftest.py → tests/support/browser.py), which fails loudly when /usr/bin/chromium is
+missing instead of skipping.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-
-CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 DESKTOP_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-blink-features=AutomationControlled",
-]
 LAPTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
-
-
-def require_chromium() -> None:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"BROWSER UNAVAILABLE — {CHROMIUM} is missing")
-
-
-@contextmanager
-def chromium() -> Iterator[object]:
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=LAUNCH_ARGS, ignore_default_args=["--enable-automation"]
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def screenshot(page: object, name: str) -> Path:
