@@ -18,6 +18,8 @@ def test_settings_show_token_and_snippets_for_this_server(logged_in: TestClient,
     assert f"api_host: &#34;{public_url}&#34;" in page.text  # posthog-js
     assert f"host=&#39;{public_url}&#39;" in page.text  # posthog-python
     assert f"curl -X POST {public_url}/i/v0/e/" in page.text
+    # The build that autocaptures exceptions without `faultline posthog-js install` (see README).
+    assert "import posthog from &#39;posthog-js/full&#39;" in page.text
 
 
 def test_single_project_users_land_on_it(logged_in: TestClient, seed: Tenant) -> None:

@@ -33,7 +33,9 @@ def for_project(token: str, public_url: str) -> list[Snippet]:
             "Browser: posthog-js",
             "js",
             "// npm install posthog-js\n"
-            "import posthog from 'posthog-js'\n\n"
+            "// 'posthog-js/full' bundles exception autocapture; the default 'posthog-js' build loads it from this\n"
+            "// server, which needs `faultline posthog-js install` once.\n"
+            "import posthog from 'posthog-js/full'\n\n"
             f"posthog.init({js_token}, {{\n"
             f"  api_host: {js_host},\n"
             "  capture_exceptions: true,  // uncaught errors and unhandled rejections\n"
