@@ -19,8 +19,15 @@ runner = CliRunner()
 @pytest.mark.parametrize(
     ("command", "expected"),
     [
-        ([], ["serve", "migrate", "createuser", "createkey", "projects", "config"]),
-        (["serve"], ["--host", "--port", "demo project"]),
+        ([], ["serve", "worker", "migrate", "createuser", "createkey", "projects", "config", "symbols", "posthog-js"]),
+        (["serve"], ["--host", "--port", "--no-worker", "demo project"]),
+        (["worker"], ["SIGTERM", "several workers"]),
+        (["symbols"], ["repairs", "repair"]),
+        (["symbols", "repairs"], ["--project", "--limit"]),
+        (["symbols", "repair"], ["--project"]),
+        (["posthog-js"], ["install", "list", "remove"]),
+        (["posthog-js", "install"], ["SOURCE", "FAULTLINE_NPM_REGISTRY", ".tgz"]),
+        (["posthog-js", "remove"], ["VERSION"]),
         (["migrate"], ["--revision", "--downgrade"]),
         (["createuser"], ["EMAIL", "--password", "--organization", "--admin", "--staff"]),
         (["createkey"], ["EMAIL", "--scopes", "--label", "--project", "error_tracking:write"]),

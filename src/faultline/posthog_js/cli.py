@@ -24,6 +24,7 @@ def _store() -> tuple[AssetStore, str, str]:
 def install_command(
     source: str = typer.Argument(
         "latest",
+        metavar="SOURCE",
         help="A version (1.449.2) or dist-tag (latest) to download from FAULTLINE_NPM_REGISTRY, or a local "
         "node_modules/posthog-js directory or npm tarball (.tgz) for machines without internet access.",
     ),
@@ -60,7 +61,7 @@ def list_command() -> None:
 
 
 @posthog_js_app.command("remove")
-def remove_command(version: str = typer.Argument(..., help="The version to delete.")) -> None:
+def remove_command(version: str = typer.Argument(..., metavar="VERSION", help="The version to delete.")) -> None:
     """Delete an installed version."""
     store, _registry, _url = _store()
     if not store.remove(version):
