@@ -20,6 +20,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from faultline.pipeline.normalize import order_by_links
+
 MAX_EXCEPTIONS = 50
 MAX_FRAMES = 300
 MAX_LINE_CHARS = 400
@@ -247,31 +249,10 @@ def _runs(frames: Sequence[FrameView]) -> list[FrameRun]:
 
 
 def _ordered(exceptions: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """Outermost first: a depth-first walk from exceptions without a parent, when every link carries ids."""
-    ids: dict[int, Mapping[str, Any]] = {}
-    for exc in exceptions:
-        mechanism = exc.get("mechanism")
-        eid = _int(mechanism.get("exception_id")) if isinstance(mechanism, Mapping) else None
-        if eid is None or eid in ids:
-            return list(exceptions)
-        ids[eid] = exc
-    children: dict[int | None, list[int]] = {}
-    for eid, exc in ids.items():
-        parent = _int(exc["mechanism"].get("parent_id"))
-        children.setdefault(parent if parent in ids and parent != eid else None, []).append(eid)
-    ordered: list[Mapping[str, Any]] = []
-    seen: set[int] = set()
-    stack = sorted(children.get(None, []), reverse=True)
-    while stack:
-        eid = stack.pop()
-        if eid in seen:
-            continue
-        seen.add(eid)
-        ordered.append(ids[eid])
-        stack.extend(sorted(children.get(eid, []), reverse=True))
-    if len(ordered) != len(ids):  # a cycle: fall back to what was stored
-        return list(exceptions)
-    return ordered
+    """Outermost first. The digest already stores this order; events stored before a normalisation fix are
+    re-ordered with the pipeline's own rule rather than a second copy of it."""
+    linked = order_by_links([dict(e) for e in exceptions])
+    return list(linked) if linked is not None else list(exceptions)
 
 
 def _relation(exc: Mapping[str, Any], position: int) -> str | None:
