@@ -1,15 +1,20 @@
 """Fixtures shared by every test package.
 
-* `settings` / `app` / `client`: an in-process app on a fresh SQLite file (fast, for contract tests).
+* `settings` / `runtime` / `app` / `client`: an in-process app on a fresh SQLite file (fast, for contract tests),
+  built like `faultline serve --no-worker` builds it (`faultline.runtime.Runtime.for_server`).
 * `pg_url`: a fresh database on the machine's real PostgreSQL (skips loudly if it cannot be started).
 * `seed`: an organization, project, user and full-access API key created through the account service.
 * `live_server`: the real `faultline serve` process, one per test module.
 * `live_db`: a Database on the live server's SQLite file.
 * `cli_env`: a clean FAULTLINE_* environment with a fresh data dir, for in-process CLI runs.
+
+With FAULTLINE_TEST_CLOCK_SHIFT_DAYS set, the wall clock of this process (every xdist worker imports this file) and
+of every `faultline` subprocess the tests start is moved that many days (tests/support/clock.py): `make test-future`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import warnings
 from collections.abc import Iterator
@@ -17,6 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.support.clock import start_session_clock
+
+# Before the product is imported, so that nothing it computes at import time sees the real date.
+CLOCK_SHIFT = start_session_clock()
 
 # Starlette 1.x nudges towards `httpx2` for TestClient; plain httpx works and is what the SDK tests use.
 warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`", category=UserWarning)
@@ -28,8 +38,15 @@ from faultline.accounts.models import MembershipLevel, Organization, Project, Us
 from faultline.app import create_app  # noqa: E402
 from faultline.config import Settings, load_settings  # noqa: E402
 from faultline.db import Database  # noqa: E402
+from faultline.runtime import Runtime  # noqa: E402
 from tests.support.databases import ensure_postgres, fresh_postgres_database  # noqa: E402
 from tests.support.live_server import LiveServer  # noqa: E402
+
+
+def pytest_report_header() -> str | None:
+    if CLOCK_SHIFT:
+        return f"clock shifted by {CLOCK_SHIFT.days} days: now is {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC"
+    return None
 
 
 def make_settings(data_dir: Path, **env: str) -> Settings:
@@ -42,8 +59,15 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings):
-    return create_app(settings)
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    built = Runtime.for_server(settings)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def app(runtime: Runtime):
+    return create_app(runtime=runtime)
 
 
 @pytest.fixture

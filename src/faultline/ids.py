@@ -49,3 +49,28 @@ def parse_uuid(value: object) -> uuid.UUID | None:
         return uuid.UUID(value)
     except ValueError:
         return None
+
+
+def parse_ascii_int(value: object, *, max_digits: int = 12) -> int | None:
+    """A non-negative integer written in ASCII digits only, or None (never raises).
+
+    `str.isdigit()` accepts superscripts and other scripts' digits: `int("²")` then raises (a 500), while
+    `int("١")` quietly returns 1, so `/api/environments/%D9%A1/` would be an alias of project 1. Ids, limits and
+    header values are plain ASCII; anything else is treated as absent or not found by the caller.
+    """
+    if not isinstance(value, str) or not 0 < len(value) <= max_digits:
+        return None
+    if not (value.isascii() and value.isdigit()):
+        return None
+    return int(value)
+
+
+# Integer primary keys (projects, users) are 32-bit on PostgreSQL: a larger id cannot exist, and binding one makes
+# PostgreSQL fail the whole query ("integer out of range") instead of finding nothing.
+MAX_SERIAL_ID = 2**31 - 1
+
+
+def parse_serial_id(value: object) -> int | None:
+    """An integer primary key from untrusted text (ASCII digits, 1…2³¹−1), or None."""
+    parsed = parse_ascii_int(value, max_digits=10)
+    return parsed if parsed is not None and 0 < parsed <= MAX_SERIAL_ID else None

@@ -1,5 +1,6 @@
 """Imports every domain's tables so `Base.metadata` is complete (Alembic, tests, `create_all`)."""
 
+from faultline.accounts.dsn import DsnKey
 from faultline.accounts.models import (
     Organization,
     OrganizationMembership,
@@ -8,6 +9,18 @@ from faultline.accounts.models import (
     Role,
     RoleMembership,
     User,
+)
+from faultline.alerts.models import (
+    Alert,
+    AlertAttempt,
+    AlertDelivery,
+    AlertDestination,
+    AlertLease,
+    SpikeBucket,
+    SpikeConfig,
+    SpikeEvent,
+    SpikeState,
+    ThresholdWindow,
 )
 from faultline.autocapture.models import AutocaptureControls, ErrorTrackingSettings
 from faultline.db import Base
@@ -24,20 +37,36 @@ from faultline.issues.models import (
     NotificationOutbox,
 )
 from faultline.jobs.models import BackgroundJob
+from faultline.quotas.models import IssueRateWindow, NewIssueWindow
 from faultline.releases.models import Release
-from faultline.rules.models import AssignmentRule, ConfigRevision, GroupingRule, SuppressionRule
-from faultline.symbols.models import StackFrame, SymbolSet
-from faultline.web.models import LoginAttempt, WebSession
+from faultline.retention.models import ProjectStorage
+from faultline.rules.models import (
+    AssignmentRule,
+    BypassRule,
+    ConfigRevision,
+    GroupingRule,
+    SeverityRule,
+    SuppressionRule,
+)
+from faultline.symbols.models import SentryChunk, StackFrame, SymbolSet
+from faultline.web.models import LoginThrottle, WebSession
 
 metadata = Base.metadata
 
 __all__ = [
     "ActivityLog",
+    "Alert",
+    "AlertAttempt",
+    "AlertDelivery",
+    "AlertDestination",
+    "AlertLease",
     "AssignmentRule",
     "AutocaptureControls",
     "BackgroundJob",
     "Base",
+    "BypassRule",
     "ConfigRevision",
+    "DsnKey",
     "ErrorTrackingSettings",
     "Event",
     "GroupingRule",
@@ -46,21 +75,31 @@ __all__ = [
     "Issue",
     "IssueAssignment",
     "IssueFingerprint",
+    "IssueRateWindow",
     "IssueUser",
     "IssueVolumeDaily",
     "IssueVolumeHourly",
-    "LoginAttempt",
+    "LoginThrottle",
+    "NewIssueWindow",
     "NotificationOutbox",
     "Organization",
     "OrganizationMembership",
     "PersonalAPIKey",
     "Project",
+    "ProjectStorage",
     "Release",
     "Role",
     "RoleMembership",
+    "SentryChunk",
+    "SeverityRule",
+    "SpikeBucket",
+    "SpikeConfig",
+    "SpikeEvent",
+    "SpikeState",
     "StackFrame",
     "SuppressionRule",
     "SymbolSet",
+    "ThresholdWindow",
     "User",
     "WebSession",
     "metadata",

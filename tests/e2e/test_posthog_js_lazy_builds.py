@@ -9,7 +9,6 @@ import gzip
 import io
 import json
 import subprocess
-import sys
 import tarfile
 from collections.abc import Iterator
 from typing import Any
@@ -27,6 +26,7 @@ from tests.support.browser import (
     SentRequests,
     ensure_npm_packages,
 )
+from tests.support.clock import faultline_command
 from tests.support.live_server import LiveServer, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -86,7 +86,7 @@ def installed(live_server: LiveServer) -> Iterator[str]:
     registry.publish(version, data, tags=("latest",))
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "faultline", "posthog-js", "install", version],
+            faultline_command("posthog-js", "install", version),
             env={**live_server.env(), "FAULTLINE_NPM_REGISTRY": registry.url},
             capture_output=True,
             text=True,

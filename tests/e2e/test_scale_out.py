@@ -1,12 +1,11 @@
 """The scale-out topology as processes: `faultline serve --no-worker` capturing into Redis Streams and a separate
-`faultline worker` digesting into PostgreSQL; the worker stops cleanly on SIGTERM."""
+`faultline worker` digesting into PostgreSQL; the worker stops cleanly on SIGTERM, and the consumer it leaves in
+the group is removed by the next worker once `FAULTLINE_QUEUE_DEAD_CONSUMER_SECONDS` passed."""
 
 from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -19,7 +18,7 @@ import sqlalchemy as sa
 from faultline.db import Database
 from faultline.issues.models import Event, Issue
 from tests.support.ingest import exception_event
-from tests.support.live_server import LiveServer
+from tests.support.live_server import LiveServer, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.postgres]
 
@@ -30,7 +29,11 @@ def test_serve_no_worker_plus_worker_over_redis_and_postgres(tmp_path: Path, pg_
     except redis.RedisError as exc:
         pytest.skip(f"REDIS UNAVAILABLE — {exc}")
     stream = f"faultline-test-{uuid.uuid4().hex}"
-    env = {"FAULTLINE_QUEUE_URL": f"redis://127.0.0.1:6379/0?stream={stream}", "FAULTLINE_DATABASE_URL": pg_url}
+    env = {
+        "FAULTLINE_QUEUE_URL": f"redis://127.0.0.1:6379/0?stream={stream}",
+        "FAULTLINE_DATABASE_URL": pg_url,
+        "FAULTLINE_QUEUE_DEAD_CONSUMER_SECONDS": "1",
+    }
     server = LiveServer(data_dir=tmp_path / "data", env_overrides=env, extra_args=["--no-worker"])
     server.start()
     worker = None
@@ -45,14 +48,7 @@ def test_serve_no_worker_plus_worker_over_redis_and_postgres(tmp_path: Path, pg_
             assert s.execute(sa.select(sa.func.count()).select_from(Event)).scalar_one() == 0  # nobody digests yet
         assert redis.Redis.from_url("redis://127.0.0.1:6379/0").xlen(stream) == 30
 
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "faultline", "worker"],
-            env=server.env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
+        worker = server.start_worker()
         deadline = time.monotonic() + 30
         count = 0
         while time.monotonic() < deadline:
@@ -68,9 +64,26 @@ def test_serve_no_worker_plus_worker_over_redis_and_postgres(tmp_path: Path, pg_
         output, _ = worker.communicate(timeout=30)
         assert worker.returncode == 0, output
         assert "stopped after 30 events" in output
+
+        client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+        (first,) = [c["name"] for c in client.xinfo_consumers(stream, "digest")]  # the stopped worker's consumer
+        time.sleep(1.2)
+        worker = server.start_worker()
+        late = exception_event("ScaleOut", "late")
+        assert httpx.post(f"{server.url}/batch/", json={"api_key": token, "batch": [late]}).status_code == 200
+        names = wait_until(
+            lambda: (n := {c["name"] for c in client.xinfo_consumers(stream, "digest")}) and first not in n and n
+        )
+        assert names and first not in names and len(names) == 1
+
+        def stored() -> int:
+            with db.read() as s:
+                return s.execute(sa.select(sa.func.count()).select_from(Event)).scalar_one()
+
+        assert wait_until(lambda: stored() == 31)
         db.dispose()
     finally:
         if worker is not None and worker.poll() is None:
             os.killpg(worker.pid, signal.SIGKILL)
         server.stop()
-        redis.Redis.from_url("redis://127.0.0.1:6379/0").delete(stream)
+        redis.Redis.from_url("redis://127.0.0.1:6379/0").delete(stream, f"{stream}:bytes")

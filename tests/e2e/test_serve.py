@@ -23,7 +23,7 @@ def test_first_run_prints_credentials_that_work(tmp_path: Path) -> None:
 
         health = httpx.get(server.url + "/_health").json()
         # `serve` runs the embedded digest worker, so the ingest queue is part of its health.
-        assert health == {"status": "ok", "version": health["version"], "database": "ok", "queue": "ok"}
+        assert health == {"status": "ok", "version": health["version"], "database": "ok", "queue": "ok", "reasons": []}
         projects = httpx.get(
             server.url + "/api/projects/", headers={"Authorization": f"Bearer {creds['api_key']}"}
         ).json()

@@ -208,7 +208,7 @@ def test_resolve_assign_and_merge(server: dict[str, Any], ui: Any) -> None:
     ui.wait_for_load_state()
     assert ui.locator("#assignee-badge").inner_text() == "@ you"
     activity = ui.locator("ol.activity").inner_text()
-    assert "assigned to you" in activity and "changed status from Active to Resolved" in activity
+    assert "assigned the issue to yourself" in activity and "changed status from Active to Resolved" in activity
     assert api(server, f"issues/{lookup}/")["status"] == "resolved"
 
     # Merge from the list: select both on the "All" tab, merge into the first selected.
@@ -234,13 +234,18 @@ def test_create_and_reorder_suppression_rules(server: dict[str, Any], ui: Any) -
     rows.nth(1).locator("select[name=operator]").select_option("icontains")
     rows.nth(1).locator("input[name=value]").fill("/legacy/")
     ui.check("input[name=match][value=OR]")
-    ui.click("form.rule-form button[type=submit]")
+    ui.click("form.rule-form button[type=submit]")  # preview first …
+    ui.wait_for_load_state()
+    assert ui.locator("[data-preview-summary]").inner_text().startswith("Matches 0 of the last 7 days'")
+    ui.click("form.rule-form button[type=submit]")  # … then save
     ui.wait_for_load_state()
     assert ui.locator(".flash").inner_text() == "Suppression rule created."
 
     ui.locator("li.filter-row input[name=key]").first.fill("$lib")
     ui.locator("li.filter-row input[name=value]").first.fill("posthog-node")
     ui.fill("#sampling_rate", "0.5")
+    ui.click("form.rule-form button[type=submit]")
+    ui.wait_for_load_state()
     ui.click("form.rule-form button[type=submit]")
     ui.wait_for_load_state()
     summaries = ui.locator(".rule-summary").all_inner_texts()

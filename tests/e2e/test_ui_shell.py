@@ -68,7 +68,7 @@ def test_phone_width_has_no_sideways_scroll(live_server: LiveServer, chromium, s
     page = context.new_page()
     try:
         log_in(page, live_server.url, creds["login"], creds["password"])
-        for path in (f"/project/{creds['project_id']}/settings", "/account"):
+        for path in (f"/project/{creds['project_id']}/settings", "/account", "/organizations"):
             page.goto(live_server.url + path)
             assert horizontal_overflow(page) == 0, path
         background = page.evaluate("getComputedStyle(document.body).backgroundColor")

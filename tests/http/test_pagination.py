@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 from fastapi.testclient import TestClient
+from starlette.datastructures import URL
 
 from faultline.accounts import service as accounts
+from faultline.app import create_app
+from faultline.config import Settings
 from faultline.db import Database
 from faultline.http.pagination import MAX_LIMIT, PageParams, page_params_factory
-from tests.conftest import Tenant
+from tests.conftest import Tenant, make_settings, make_tenant
+
+
+def _request(url: str) -> SimpleNamespace:
+    """What the dependency reads of a request: its URL and the app's settings."""
+    settings = SimpleNamespace(public_url="http://t")
+    return SimpleNamespace(url=URL(url), app=SimpleNamespace(state=SimpleNamespace(settings=settings)))
 
 
 def _params(limit: str | None = None, offset: str | None = None, url: str = "http://t/api/x/?q=1") -> PageParams:
-    class _Req:
-        def __init__(self) -> None:
-            self.url = url
-
-    return page_params_factory()(_Req(), limit, offset)  # type: ignore[arg-type]
+    return page_params_factory()(_request(url), limit, offset)  # type: ignore[arg-type]
 
 
 def test_defaults_and_clamping() -> None:
@@ -31,10 +38,7 @@ def test_defaults_and_clamping() -> None:
 
 
 def test_endpoint_specific_maximum() -> None:
-    class _Req:
-        url = "http://t/"
-
-    assert page_params_factory(max_limit=100)(_Req(), "500", None).limit == 100  # type: ignore[arg-type]
+    assert page_params_factory(max_limit=100)(_request("http://t/"), "500", None).limit == 100  # type: ignore[arg-type]
 
 
 def test_links_keep_other_query_params() -> None:
@@ -67,3 +71,34 @@ def test_projects_list_is_paginated(client: TestClient, db: Database, seed: Tena
     assert beyond["results"] == [] and beyond["count"] == 13
     lenient = client.get("/api/projects/?limit=banana&offset=-4", headers=seed.headers)
     assert lenient.status_code == 200 and len(lenient.json()["results"]) == 13
+
+
+def test_links_are_built_on_the_public_url_not_the_host_header(
+    client: TestClient, db: Database, seed: Tenant, settings: Settings
+) -> None:
+    """`Host: evil.invalid` must not turn into `"next": "http://evil.invalid/…"` (README: FAULTLINE_PUBLIC_URL)."""
+    with db.write() as session:
+        for i in range(3):
+            accounts.create_project(session, seed.organization.id, f"p{i}")
+    public = settings.public_url
+    for host in ("evil.invalid", "evil.invalid:8443", "127.0.0.1:1"):
+        headers = {**seed.headers, "Host": host, "X-Forwarded-Host": "evil.invalid"}
+        page = client.get("/api/projects/?limit=1&offset=2", headers=headers).json()
+        for link in (page["next"], page["previous"]):
+            assert link.startswith(f"{public}/api/projects/?"), (host, link)
+    # The issue activity feed pages the same way.
+    activity = client.get(
+        f"/api/environments/{seed.project.id}/error_tracking/issues/activity/?limit=1&page=2",
+        headers={**seed.headers, "Host": "evil.invalid"},
+    ).json()
+    assert activity["previous"].startswith(f"{public}/api/environments/{seed.project.id}/"), activity
+
+
+def test_a_public_url_with_a_path_prefix(tmp_path: Path) -> None:
+    app = create_app(make_settings(tmp_path / "data", FAULTLINE_PUBLIC_URL="https://errors.example.com/faultline/"))
+    with TestClient(app) as client:
+        tenant = make_tenant(app.state.db, email="prefix@acme.test")
+        with app.state.db.write() as session:
+            accounts.create_project(session, tenant.organization.id, "second")
+        page = client.get("/api/projects/?limit=1", headers={**tenant.headers, "Host": "evil.invalid"}).json()
+    assert page["next"] == "https://errors.example.com/faultline/api/projects/?limit=1&offset=1"

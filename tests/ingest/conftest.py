@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -57,18 +59,24 @@ class Capture:
         return self.client.post(path, content=body, headers=headers or {}, **kwargs)
 
 
-@pytest.fixture(scope="module")
-def capture_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Capture]:
-    """One app per module (creating and migrating one costs ~1 s); `capture` empties it between tests."""
-    app = create_app(make_settings(tmp_path_factory.mktemp("capture") / "data"))
+@contextmanager
+def capture_app(data_dir: Path, **env: str) -> Iterator[Capture]:
+    """An app (with FAULTLINE_* overrides in `env`) whose demo project owns the samples' token, and a worker."""
+    app = create_app(make_settings(data_dir, **env))
     with TestClient(app) as client:
         db = app.state.db
         seed = make_tenant(db, email="owner@acme.test")
         with db.write() as session:
             session.execute(sa.update(Project).where(Project.id == seed.project.id).values(api_token=SAMPLE_TOKEN))
-        state = app.state.ingest
-        worker = Worker.from_settings(state.settings, db, queue=state.queue)
+        worker = app.state.runtime.new_worker()
         yield Capture(client, db, seed, worker)
+
+
+@pytest.fixture(scope="module")
+def capture_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Capture]:
+    """One app per module (creating and migrating one costs ~1 s); `capture` empties it between tests."""
+    with capture_app(tmp_path_factory.mktemp("capture") / "data") as cap:
+        yield cap
 
 
 @pytest.fixture

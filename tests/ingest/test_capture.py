@@ -10,7 +10,9 @@ import uuid
 from urllib.parse import quote
 
 import pytest
+import sqlalchemy as sa
 
+from faultline.issues.models import Event
 from tests.ingest.conftest import Capture
 from tests.support.ingest import exception_event, python_frame
 
@@ -145,7 +147,6 @@ HOSTILE = [
         413,
     ),
     ("invalid utf-8", body(exception_event()).replace(b"boom", b"bo\xff\xfem"), {}, 400),
-    ("lone surrogate", body(exception_event()).replace(b"boom", b"\\ud800"), {}, 400),
     ("deep nesting", nested(5000), {}, 400),
     ("deep properties", body(exception_event(properties={"deep": json.loads("[" * 400 + "]" * 400)})), {}, 400),
     ("not json", b"\x00\x01\x02", {}, 400),
@@ -206,6 +207,27 @@ def test_hostile_input_is_a_clean_4xx(capture: Capture, name: str, payload: byte
     assert_error(response, status)
     assert capture.pending() == 0
     assert capture.client.get("/_health").status_code == 200
+
+
+def test_lone_surrogates_are_accepted_and_every_event_stored_with_replacement_characters(capture: Capture) -> None:
+    """A browser's JSON.stringify writes `\\ud83d` for a string cut mid-emoji; orjson refuses it, and posthog-js
+    never retries a 400, so one cut string used to cost the whole batch. Sent as posthog-js does (gzip-js)."""
+    events = [exception_event("CutError", f"message {i} 😀") for i in range(4)]
+    events[3]["properties"]["$exception_list"][0]["stacktrace"] = {"frames": [{"function": "f 😀", "lineno": 1}]}
+    raw = body(*events)  # json.dumps writes 😀 as the pair \ud83d\ude00
+    raw = raw.replace(b"message 1 \\ud83d\\ude00", b"message 1 \\ud83d")  # high half alone
+    raw = raw.replace(b"message 2 \\ud83d\\ude00", b"message 2 \\ude00 and \\uDBFF")  # low half alone, upper case
+    raw = raw.replace(b"f \\ud83d\\ude00", b"f \\udc00\\ud83d\\ude00")  # lone low, then a valid pair
+    response = capture.post("/e/", gzip.compress(raw), {"Content-Type": "text/plain"})
+    assert response.status_code == 200, response.text
+    assert capture.digest() == 4
+    with capture.db.read() as session:
+        stored = {
+            props["$exception_list"][0]["value"]: props["$exception_list"][0]
+            for props in session.execute(sa.select(Event.properties)).scalars()
+        }
+    assert set(stored) == {"message 0 😀", "message 1 \ufffd", "message 2 \ufffd and \ufffd", "message 3 😀"}
+    assert stored["message 3 😀"]["stacktrace"]["frames"][0]["mangled_name"] == "f \ufffd😀"
 
 
 def test_wrong_types_are_reported_with_the_offending_attribute(capture: Capture) -> None:

@@ -47,6 +47,9 @@ def test_counters_errors_and_queue_backlog(capture: Capture) -> None:
         "dropped_suppressed": 0,
         "rejected_invalid": 1,
         "too_large": 0,
+        "queue_full": 0,
+        "rate_limited": 0,
+        "new_issue_limited": 0,
         "non_exception": 1,
         "failed": 0,
     }

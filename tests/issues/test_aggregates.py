@@ -58,8 +58,21 @@ def test_merge_into_equals_recompute_with_overlapping_buckets_and_users(db: Data
 
 def test_search_columns() -> None:
     columns = aggregates.search_columns(["TypeError", "TypeError", "Ca\x00use\nd", 5, ""], ["msg one", None])
-    assert columns == {"exception_types": "TypeError\nCa\ufffduse d", "exception_values": "msg one"}
-    assert aggregates.search_columns(None, []) == {"exception_types": None, "exception_values": None}
+    assert columns == {
+        "exception_types": "TypeError\nCa\ufffduse d",
+        "exception_values": "msg one",
+        "exception_functions": None,
+        "exception_sources": None,
+    }
+    assert set(aggregates.search_columns(None, []).values()) == {None}
+    chain = [
+        {"stacktrace": {"frames": [{"resolved_name": "lib_call", "source": "lib.py", "in_app": False}]}},
+        {"stacktrace": {"frames": [{"resolved_name": "handler", "source": "app/views.py", "in_app": True}]}},
+        "junk",
+    ]
+    frames = aggregates.search_columns(None, None, chain)
+    # In-app frames first (the column is capped), of every exception in the chain.
+    assert (frames["exception_functions"], frames["exception_sources"]) == ("handler\nlib_call", "app/views.py\nlib.py")
     long = aggregates.search_columns(["x" * 5000, "y"], None)["exception_types"]
     assert long is not None and len(long) == aggregates.SEARCH_COLUMN_MAX and long == "x" * 2000
     capped = aggregates.search_columns([f"T{n}" * 50 for n in range(100)], None)["exception_types"]
@@ -83,7 +96,7 @@ def test_split_issue_gets_search_columns_from_its_events(db: Database, seed: Ten
         row = session.execute(
             sa.select(Issue.exception_types, Issue.exception_values, Issue.name).where(Issue.id == new_id)
         ).one()
-    assert tuple(row) == ("KeyError", "'missing'", "Untitled issue")
+    assert tuple(row) == ("KeyError", "'missing'", "KeyError")
 
 
 def test_service_rejects_what_the_api_schema_would(db: Database, seed: Tenant) -> None:

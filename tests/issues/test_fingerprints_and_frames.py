@@ -170,6 +170,9 @@ def test_batch_get(api: Api, db: Database, seed: Tenant) -> None:
     malformed = [1, None, {"a": 1}, "", "a/b/c", f"{_raw(0)}/x", f"{_raw(0)}/-1", f"{_raw(0)}/1e99", "x" * 5000]
     assert batch({"raw_ids": malformed}) == []
     assert batch({"raw_ids": [f"{_raw(0)}/99999999999999999999999"]}) == []
+    # The part is ASCII digits: `١` is not another spelling of part 1.
+    assert batch({"raw_ids": [f"{_raw(0)}/\u0661", f"{_raw(0)}/+1", f"{_raw(0)}/1_0"]}) == []
+    assert api.get(f"stack_frames/{_raw(0)}/%D9%A1/").status_code == 404
     assert batch({"raw_ids": [_raw(2)], "symbol_set": "not-a-uuid"}) == []
     # Many ids are fetched in chunks.
     many = [hashlib.sha512(f"missing-{n}".encode()).hexdigest() for n in range(1500)] + [_raw(2)]

@@ -8,6 +8,7 @@ from faultline.accounts import service as accounts
 from faultline.db import Database, utcnow
 from tests.conftest import Tenant
 from tests.issues.conftest import Api, error
+from tests.support.clock import mid_hour
 from tests.support.factories import BASE_TIME, Ev
 
 
@@ -64,20 +65,20 @@ def test_aggregates_in_list_and_detail(api: Api, make) -> None:
 
 
 def test_volume_series_for_sparklines(api: Api, make) -> None:
-    now = utcnow()
-    hour = now.replace(minute=0, second=0, microsecond=0)
-    day = hour.replace(hour=0)
-    events = [
-        Ev(now),  # this hour, today
-        Ev(hour - dt.timedelta(hours=1, minutes=-1)),  # previous hour
-        Ev(hour - dt.timedelta(hours=1, minutes=-2)),
-        Ev(hour - dt.timedelta(hours=23)),  # the oldest hour still in the 24 h window
-        Ev(hour - dt.timedelta(hours=24)),  # just outside it
-        Ev(day - dt.timedelta(days=13)),  # the oldest day of the 14 d window
-        Ev(day - dt.timedelta(days=14)),  # outside
-    ]
-    built = make(events=events)
-    aggregates = api.get(f"issues/{built.id}/").json()["aggregates"]
+    with mid_hour() as now:
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        day = hour.replace(hour=0)
+        events = [
+            Ev(now),  # this hour, today
+            Ev(hour - dt.timedelta(hours=1, minutes=-1)),  # previous hour
+            Ev(hour - dt.timedelta(hours=1, minutes=-2)),
+            Ev(hour - dt.timedelta(hours=23)),  # the oldest hour still in the 24 h window
+            Ev(hour - dt.timedelta(hours=24)),  # just outside it
+            Ev(day - dt.timedelta(days=13)),  # the oldest day of the 14 d window
+            Ev(day - dt.timedelta(days=14)),  # outside
+        ]
+        built = make(events=events)
+        aggregates = api.get(f"issues/{built.id}/").json()["aggregates"]
     hourly, daily = aggregates["volume_24h"], aggregates["volume_14d"]
     assert len(hourly) == 24 and len(daily) == 14
     assert hourly[-1] == 1 and hourly[-2] == 2 and hourly[0] == 1 and sum(hourly) == 4
@@ -148,6 +149,9 @@ def test_seen_ranges(api: Api, make) -> None:
     assert names(api.get("issues/", params={"last_seen_after": "2026-03-02T17:00:00Z"})) == ["new"]
     assert len(names(api.get("issues/", params={"first_seen_after": "2026-03-02"}))) == 3
     assert error(api.get("issues/", params={"first_seen_after": "yesterday"}))[::3] == (400, "first_seen_after")
+    # The edges of the calendar have no UTC equivalent in some zones: a 400, not a 500.
+    for edge in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"):
+        assert error(api.get("issues/", params={"date_from": edge}))[::3] == (400, "date_from"), edge
 
 
 def test_relative_ranges(api: Api, make) -> None:

@@ -12,11 +12,12 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from faultline.app import create_app
-from faultline.db import Database, utcnow
+from faultline.db import Database
 from faultline.issues import aggregates
 from faultline.issues.models import IssueFingerprint
 from tests.conftest import Tenant, make_settings, make_tenant
 from tests.issues.conftest import Api
+from tests.support.clock import mid_hour
 from tests.support.factories import BASE_TIME, Ev, aggregate_snapshot, create_issue
 
 pytestmark = pytest.mark.postgres
@@ -88,17 +89,17 @@ def test_list_merge_split_on_postgres(pg: tuple[Api, Database, Tenant]) -> None:
 
 def test_volume_series_on_postgres(pg: tuple[Api, Database, Tenant]) -> None:
     api, db, tenant = pg
-    now = utcnow()
-    hour = now.replace(minute=0, second=0, microsecond=0)
-    events = [
-        Ev(now),
-        Ev(hour - dt.timedelta(minutes=30)),
-        Ev(hour - dt.timedelta(hours=23)),
-        Ev(hour.replace(hour=0) - dt.timedelta(days=13)),
-    ]
-    with db.write() as session:
-        built = create_issue(session, tenant.project.id, events=events)
-    aggregates_out = api.get(f"issues/{built.id}/").json()["aggregates"]
+    with mid_hour() as now:
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        events = [
+            Ev(now),
+            Ev(hour - dt.timedelta(minutes=30)),
+            Ev(hour - dt.timedelta(hours=23)),
+            Ev(hour.replace(hour=0) - dt.timedelta(days=13)),
+        ]
+        with db.write() as session:
+            built = create_issue(session, tenant.project.id, events=events)
+        aggregates_out = api.get(f"issues/{built.id}/").json()["aggregates"]
     hourly, daily = aggregates_out["volume_24h"], aggregates_out["volume_14d"]
     assert (hourly[-1], hourly[-2], hourly[0], sum(hourly)) == (1, 1, 1, 3)
     assert daily[0] == 1 and sum(daily) == 4

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from faultline.app import create_app
 from faultline.db import Database
-from faultline.issues.filters import PropertyTerm, split_search
+from faultline.issues.filters import PropertyTerm, TextTerm, parse_search
 from tests.conftest import Tenant, make_settings, make_tenant
 from tests.issues.conftest import Api
 from tests.support.ingest import exception_event, ingest
@@ -19,24 +19,36 @@ from tests.support.ingest import exception_event, ingest
 @pytest.mark.parametrize(
     ("text", "free", "terms"),
     [
-        ("$lib:posthog-js", None, [("$lib", "posthog-js")]),
-        ("checkout $lib:web", "checkout", [("$lib", "web")]),
-        ('$browser:"Mobile Safari" timeout', "timeout", [("$browser", "Mobile Safari")]),
-        ("TypeError: boom", "TypeError: boom", []),  # a message with a colon stays free text
-        ("see https://shop.example/cart", "see https://shop.example/cart", []),  # so does a URL
-        ('"plan:pro"', "plan:pro", []),  # quoted free text is literal
-        ("plan:pro plan:pro", None, [("plan", "pro")]),  # duplicates collapse
-        ("127.0.0.1:5432 refused", "127.0.0.1:5432 refused", []),  # keys cannot start with a digit
-        ("url:*checkout*", None, [("url", "*checkout*")]),
+        ("$lib:posthog-js", [], [("$lib", "posthog-js")]),
+        ("checkout $lib:web", ["checkout"], [("$lib", "web")]),
+        ('$browser:"Mobile Safari" timeout', ["timeout"], [("$browser", "Mobile Safari")]),
+        ("TypeError: boom", ["TypeError:", "boom"], []),  # a message with a colon stays free text (two words)
+        ("see https://shop.example/cart", ["see", "https://shop.example/cart"], []),  # so does a URL
+        ('"plan:pro"', ["plan:pro"], []),  # quoted free text is literal
+        ('"payment  gateway" cart', ["payment gateway", "cart"], []),  # a quoted phrase is one term
+        ("plan:pro plan:pro", [], [("plan", "pro")]),  # duplicates collapse
+        ("127.0.0.1:5432 refused", ["127.0.0.1:5432", "refused"], []),  # keys cannot start with a digit
+        ("url:*checkout*", [], [("url", "*checkout*")]),
+        ('unclosed "quote', ["unclosed", "quote"], []),
     ],
 )
-def test_split_search(text: str, free: str | None, terms: list[tuple[str, str]]) -> None:
-    assert split_search(text) == (free, tuple(PropertyTerm(k, v) for k, v in terms))
+def test_parse_search(text: str, free: list[str], terms: list[tuple[str, str]]) -> None:
+    parts = parse_search(text)
+    assert [t.text for t in parts.terms] == free
+    assert parts.properties == tuple(PropertyTerm(k, v) for k, v in terms)
+
+
+def test_field_and_user_terms() -> None:
+    parts = parse_search('file:cart.py function:"add item" user:alice email:bob@example.com TypeError')
+    assert parts.terms == (TextTerm("cart.py", "file"), TextTerm("add item", "function"), TextTerm("TypeError"))
+    assert parts.users == ("alice", "bob@example.com")
+    assert parts.properties == ()
 
 
 def test_property_terms_are_bounded() -> None:
-    _free, terms = split_search(" ".join(f"k{i}:v" for i in range(25)))
-    assert len(terms) == 10
+    parts = parse_search(" ".join(f"k{i}:v" for i in range(25)) + " " + " ".join(f"w{i}" for i in range(25)))
+    assert len(parts.properties) == 10
+    assert len(parts.terms) == 10
 
 
 def _seed_events(db: Database, tenant: Tenant) -> None:

@@ -31,10 +31,10 @@ from faultline.issues.models import Event, Issue, IssueFingerprint
 from faultline.releases.models import Release
 from faultline.symbols.models import StackFrame
 from tests.conftest import Tenant, make_settings, make_tenant
-from tests.support.databases import ensure_postgres, fresh_postgres_database
+from tests.support.databases import database_env
 from tests.support.factories import BASE_TIME, Ev, create_issue
 
-EXAMPLES = 30
+EXAMPLES = 20  # the all-operations fuzz (tests/http) covers these operations too, with fresh ids
 FUZZ_SETTINGS = settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -95,12 +95,7 @@ class Fixture:
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def fuzz_fixture(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fixture]:
     with ExitStack() as stack:
-        env: dict[str, str] = {}
-        if request.param == "postgresql":
-            reason = ensure_postgres()
-            if reason:
-                pytest.skip(f"POSTGRES UNAVAILABLE — {reason}")
-            env["FAULTLINE_DATABASE_URL"] = stack.enter_context(fresh_postgres_database())
+        env = database_env(request.param, stack)
         app = create_app(make_settings(Path(tmp_path_factory.mktemp("fuzz")) / "data", **env))
         stack.enter_context(TestClient(app))
         tenant = make_tenant(app.state.db, email="fuzz@acme.test")

@@ -16,15 +16,20 @@ from faultline.db import create_db_engine
 
 # The issue-list search index (migration 0009) is raw DDL, not models, because it depends on the database: on
 # SQLite the FTS5 table, its shadow tables (issue_search_data, _idx, _content, _docsize, _config) and its row map; on
-# PostgreSQL a GIN trigram index that exists only where pg_trgm could be created.
+# PostgreSQL GIN trigram indexes (the document's, and the frame columns' of migration 0014) that exist only where
+# pg_trgm could be created.
 SEARCH_INDEX_TABLES = re.compile(r"^issue_search(_rows|_data|_idx|_content|_docsize|_config)?$")
-SEARCH_INDEX = "ix_issues_search_trgm"
+SEARCH_INDEXES = frozenset({"ix_issues_search_trgm", "ix_issues_functions_trgm", "ix_issues_sources_trgm"})
+# PostgreSQL-only list-order indexes (migration 0014): NULLS LAST in an index is not SQLite syntax, so not models.
+ORDER_INDEXES = frozenset({"ix_issues_project_last_seen_order", "ix_issues_project_status_last_seen_order"})
 
 
 def _not_search_index(name: str | None, type_: str, _parent: object) -> bool:
     if type_ == "table" and name is not None and SEARCH_INDEX_TABLES.match(name):
         return False
-    return not (type_ == "index" and name == SEARCH_INDEX)
+    if type_ == "column" and name == "search_text":
+        return False  # PostgreSQL's generated, lowercased search document (migration 0014)
+    return not (type_ == "index" and name in SEARCH_INDEXES | ORDER_INDEXES)
 
 
 def _schema_drift(engine: sa.Engine) -> list[object]:

@@ -23,7 +23,7 @@ from faultline.issues.models import (
     NotificationOutbox,
 )
 from faultline.pipeline.digest import Pipeline
-from faultline.pipeline.seams import AppliedSymbols, Assignee, FrameResolution, GroupingDecision, NoRules
+from faultline.protocol.seams import AppliedSymbols, Assignee, FrameResolution, GroupingDecision, NoRules
 from faultline.symbols.models import StackFrame
 from tests.pipeline.conftest import Env
 from tests.support.ingest import exception_event, ingest, load_sample_events, python_frame
@@ -39,13 +39,15 @@ def counters(env: Env) -> dict[str, int]:
 
 def test_python_sample_becomes_issue_event_and_frames(any_env: Env) -> None:
     env = any_env
-    [out] = ingest(env.db, env.project_id, load_sample_events("posthog_python_exception.json"))
+    [sample] = load_sample_events("posthog_python_exception.json")
+    [out] = ingest(env.db, env.project_id, [sample])
     assert out.status == "stored" and out.uuid == uuid.UUID("d16cc4b9-b062-429e-b845-beba26ddbe7e")
+    recorded = dt.datetime.fromisoformat(sample["timestamp"])  # the SDK's time (to the µs), not the arrival time
     with env.db.read() as s:
         issue = s.execute(sa.select(Issue)).scalar_one()
         assert (issue.name, issue.description, issue.status) == ("RuntimeError", "could not charge alice", "active")
         assert (issue.occurrences, issue.users) == (1, 1)
-        assert issue.first_seen == issue.last_seen == dt.datetime(2026, 11, 22, 12, 0, 5, 741539, tzinfo=dt.UTC)
+        assert issue.first_seen == issue.last_seen == recorded
         fingerprint = s.execute(sa.select(IssueFingerprint)).scalar_one()
         assert fingerprint.issue_id == issue.id and fingerprint.fingerprint == out.fingerprint
         event = s.execute(sa.select(Event)).scalar_one()

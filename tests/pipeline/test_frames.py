@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 
-from faultline.pipeline import frames as fr
+from faultline import platforms as fr
 
 
 def sha(*parts: bytes) -> str:

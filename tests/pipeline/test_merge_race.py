@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from faultline.ingest.envelope import queue_payload
 from faultline.ingest.models import IngestCounter
+from faultline.ingest.posthog_body import queue_payload
 from faultline.ingest.queue.sqlite import SQLiteQueue
 from faultline.issues import aggregates
 from faultline.issues import service as issues

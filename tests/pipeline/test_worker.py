@@ -1,23 +1,30 @@
-"""The worker's failure policy: a poison event is isolated and eventually dropped (counted), the rest of its batch
-is stored; a database outage gives the batch back instead of dropping anything."""
+"""The worker's failure policy: a poison event is isolated and, after 5 deliveries, dead-lettered (counted and
+reported), the rest of its batch is stored; a database outage gives the batch back instead of dropping anything."""
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 
-from faultline.ingest.envelope import queue_payload
+from faultline.db import Database
 from faultline.ingest.models import IngestCounter, IngestError
+from faultline.ingest.posthog_body import queue_payload
+from faultline.ingest.queue import Queue
 from faultline.ingest.queue.redis import RedisQueue
 from faultline.ingest.queue.sqlite import SQLiteQueue
 from faultline.issues.models import Event
 from faultline.pipeline.digest import Pipeline
 from faultline.pipeline.worker import Worker
+from tests.conftest import Tenant
 from tests.pipeline.conftest import Env
 from tests.support.ingest import exception_event
 
@@ -28,6 +35,21 @@ class ExplodingPipeline(Pipeline):
     def process(self, items):
         if any(b'"Poison"' in item.payload for item in items):
             raise RuntimeError("bug triggered by this event")
+        return super().process(items)
+
+
+class CountingExplodingPipeline(ExplodingPipeline):
+    """Records each delivery of the poison event (one queue message object per claim; isolating a failed batch
+    hands the same message to the pipeline again, which is not a new delivery) with its attempt number."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self.deliveries: list[Any] = []
+
+    def process(self, items):
+        for item in items:
+            if b'"Poison"' in item.payload and not any(item.ref is seen for seen in self.deliveries):
+                self.deliveries.append(item.ref)
         return super().process(items)
 
 
@@ -92,3 +114,59 @@ def test_worker_digests_from_redis_streams(env: Env) -> None:
     finally:
         queue.client.delete(queue.stream)
         queue.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+def any_queue(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Queue]:
+    if request.param == "sqlite":
+        queue: Queue = SQLiteQueue(tmp_path / "q.db")
+    else:
+        try:
+            redis.Redis.from_url("redis://127.0.0.1:6379/0", socket_connect_timeout=2).ping()
+        except redis.RedisError as exc:
+            pytest.skip(f"REDIS UNAVAILABLE — {exc}")
+        queue = RedisQueue.from_url(f"redis://127.0.0.1:6379/0?stream=faultline-test-{uuid.uuid4().hex}")
+    yield queue
+    if isinstance(queue, RedisQueue):
+        queue.client.delete(queue.stream, queue.bytes_key)
+    queue.close()
+
+
+def test_poison_event_is_delivered_five_times_then_dead_lettered(
+    any_queue: Queue, client: TestClient, db: Database, seed: Tenant
+) -> None:
+    """Regression (Redis): every reclaim reported attempt 2 and `release` did nothing, so a poison event came back
+    every 60 s forever. Now the queue's own delivery count reaches 5, the event leaves the queue, and the
+    ingestion report shows it as `failed` with its error."""
+    pipeline = CountingExplodingPipeline(db)
+    worker = Worker(db, any_queue, pipeline, batch_size=10, retry_base_seconds=0.02)
+    any_queue.put([(seed.project.id, p) for _, p in payloads("A", "Poison")])
+    deadline = time.monotonic() + 20
+    while any_queue.pending() and time.monotonic() < deadline:
+        worker.run_once(0.05)
+    assert any_queue.pending() == 0
+    assert [m.attempts for m in pipeline.deliveries] == [1, 2, 3, 4, 5]
+    for _ in range(3):  # nothing comes back
+        worker.run_once(0.05)
+    assert len(pipeline.deliveries) == 5
+
+    report = client.get(f"/api/environments/{seed.project.id}/error_tracking/ingestion/", headers=seed.headers).json()
+    assert (report["totals"]["failed"], report["totals"]["accepted"]) == (1, 1)
+    (error,) = [e for e in report["recent_errors"] if e["code"] == "processing_failed"]
+    assert "after 5 attempts" in error["message"] and "Poison" in error["detail"]["payload_prefix"]
+    assert report["queue"]["pending"] == 0 or report["queue"]["backend"] == "sqlite"
+
+
+def test_database_outage_does_not_count_towards_dead_lettering(any_queue: Queue, env: Env) -> None:
+    """Deliveries given back while the database is down are not the event's fault: they must not use up its five."""
+    worker = Worker(env.db, any_queue, Pipeline(env.db), batch_size=10)
+    worker._stop.wait = lambda _seconds: False  # no back-off sleep in the test
+    any_queue.put([(env.project_id, p) for _, p in payloads("A")])
+    with env.db.write() as s:
+        s.execute(sa.text("ALTER TABLE events RENAME TO events_away"))
+    for _ in range(3):
+        worker.run_once(2.0)  # each outage release makes it claimable again after 1 s
+    with env.db.write() as s:
+        s.execute(sa.text("ALTER TABLE events_away RENAME TO events"))
+    (message,) = any_queue.claim(1, 2.0)
+    assert message.attempts == 1

@@ -82,6 +82,18 @@ def test_versions_sort_in_semver_order_and_pick_what_a_request_needs(store: Asse
     assert store.remove("1.10.3") and not store.remove("1.10.3") and "1.10.3" not in store.versions()
 
 
+def test_names_that_become_paths_must_match_in_full(store: AssetStore) -> None:
+    install_tarball(store, io.BytesIO(tarball("1.10.3")))
+    assert store.pick_version("1.10.3\n") is None and store.pick_version("1\n") is None
+    assert store.file("1.10.3\n", "array.js") is None
+    assert store.file("1.10.3", "array.js\n") is None
+    assert not store.remove("1.10.3\n") and store.versions() == ["1.10.3"]
+    (store.root / "1.10.4\n").mkdir()  # left there by hand: never listed, never served
+    assert store.versions() == ["1.10.3"]
+    with pytest.raises(InstallError, match="neither a version nor a dist-tag"):
+        install_from_registry(store, "latest\n", "http://127.0.0.1:9")
+
+
 # ------------------------------------------------------------------------------------------------- install
 
 
@@ -120,6 +132,9 @@ def test_tarball_install_takes_only_flat_dist_scripts(store: AssetStore, tmp_pat
     [
         (tarball("1.449.2", name="left-pad"), "not the posthog-js package"),
         (tarball("not-a-version"), "unusable version"),
+        # `$` matches before a trailing newline: the version must fully match, or it becomes a directory name.
+        (tarball("9.9.8\n"), "unusable version"),
+        (tarball("\u0661.2.3"), "unusable version"),  # Arabic-Indic digit one: \d matches it, [0-9] does not
         (b"garbage, not gzip", "not a readable npm tarball"),
         (tarball("1.449.2")[:200], "tarball"),
     ],

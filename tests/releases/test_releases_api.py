@@ -76,10 +76,26 @@ def test_create_and_validation_messages(api: Api, seed: Tenant) -> None:
         ("/srv/git/web.git", "/srv/git/web.git"),
         ("https://[::1/x", "https://[::1/x"),
         ("https://tok@[::1/x?q=1", "https://[::1/x"),
+        # Scheme-relative, scheme-less and scp-like forms, and credentials in the query (issue 12, item 6).
+        ("//x-access-token:secret@example.com/repo.git?access_token=q", "//example.com/repo.git"),
+        ("x-access-token:secret@github.com/acme/web.git", "github.com/acme/web.git"),
+        ("ghp_secret@github.com/acme/web.git?token=t", "github.com/acme/web.git"),
+        ("git@github.com:acme/web.git?private_token=p", "git@github.com:acme/web.git"),
+        ("https://gitlab.com/acme/web.git?private_token=p&x=1#access_token=f", "https://gitlab.com/acme/web.git"),
+        ("HTTPS://U:P@GitHub.com/a.git", "HTTPS://GitHub.com/a.git"),
+        ("git+https://u:p@host/a.git", "git+https://host/a.git"),
+        ("https://user:pa#ss?word@host/a.git", "https://host/a.git"),
+        ("https://u:p@host?access_token=x", "https://host"),
+        ("file:///srv/git/web.git?token=x", "file:///srv/git/web.git"),
+        ("/srv/git/web.git?token=x", "/srv/git/web.git"),
+        ("https:\\\\u:secret@host\\a.git", "host\\a.git"),
     ],
 )
 def test_sanitize_remote_url(remote: str, clean: str) -> None:
     assert sanitize_remote_url(remote) == clean
+    for secret in ("secret", "ghp_", "hunter2", "access_token", "private_token", "pa#ss", ":P@", ":p@"):
+        if secret not in remote.split("@")[-1]:  # a secret that is part of the host/path itself is not a secret
+            assert secret not in sanitize_remote_url(remote), (remote, secret)
 
 
 def test_credentials_never_stored(api: Api, db: Database) -> None:
@@ -103,6 +119,16 @@ def test_credentials_never_stored(api: Api, db: Database) -> None:
     # NUL characters (which PostgreSQL refuses) are replaced, not fatal.
     odd = api.post("releases/", json={"version": "1\x00", "project": "w", "metadata": {"k\x00": "v\x00"}}).json()
     assert odd["version"] == "1\ufffd" and odd["metadata"] == {"k\ufffd": "v\ufffd"}
+
+
+def test_scheme_relative_remote_with_token_query_is_stored_clean(api: Api, db: Database) -> None:
+    """The probe of issue 12: this remote was stored exactly as sent."""
+    git = {"remote_url": "//x-access-token:secret@example.com/repo.git?access_token=q", "web_url": "u:s3cr3t@h/x"}
+    body = api.post("releases/", json={"version": "2", "project": "web", "metadata": {"git": git}}).json()
+    assert body["metadata"]["git"] == {"remote_url": "//example.com/repo.git", "web_url": "h/x"}
+    with db.read() as session:
+        stored = repr(session.execute(sa.select(Release.metadata_)).scalars().all())
+    assert "secret" not in stored and "access_token" not in stored and "s3cr3t" not in stored
 
 
 def test_list_retrieve_by_hash_update_delete(api: Api, db: Database, seed: Tenant) -> None:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from faultline import migrate
 from faultline.accounts import service as accounts
 from faultline.db import Database
-from faultline.pipeline.seams import Assignee, GroupingDecision
+from faultline.protocol.seams import Assignee, GroupingDecision
 from faultline.rules import revisions
 from faultline.rules import service as rules
 from faultline.rules.engine import RulesEngine, sampling_threshold

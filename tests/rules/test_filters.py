@@ -320,3 +320,14 @@ def test_client_safe_selection() -> None:
     assert client_safe_rule(group("AND", leaf("$exception_types", "exact", [])), 1.0) is None
     assert client_safe_rule(group("AND", leaf("$exception_values", "not_icontains", "50%")), 1.0) is None
     assert client_safe_rule(group("AND", leaf("$exception_values", "icontains", "50%")), 1.0) is not None
+
+
+def test_hostile_numbers_in_event_properties_match_nothing_instead_of_raising() -> None:
+    """Property values come from SDKs (a public token): a huge relative date or version must not raise in the
+    digest (`int()` of 5 000 digits and `timedelta` past year 1 both do)."""
+    for value in ("-999999999y", "-99999999999999999999d", "9" * 5000 + "d"):
+        assert evaluate(leaf("when", "is_date_before", "2027-01-01"), {"when": value}) is False, value
+    for value in ("9" * 5000, "v" + "1." * 3000 + "1", "١.٢.٣"):
+        assert evaluate(leaf("release", "semver_gt", "1.0.0"), {"release": value}) in (True, False), value[:20]
+    assert evaluate(leaf("release", "semver_gt", "1.0.0"), {"release": "١.٢.٣"}) is False  # not ASCII digits
+    assert evaluate(leaf("when", "is_date_before", "-999999999y")) == ERROR  # a rule value that cannot be a date

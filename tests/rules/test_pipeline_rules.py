@@ -11,10 +11,8 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from faultline.accounts import service as accounts
-from faultline.config import Settings
 from faultline.db import Database
 from faultline.issues.models import Event, Issue, IssueAssignment
-from faultline.pipeline import providers
 from faultline.rules import revisions
 from faultline.rules.engine import RulesEngine
 from faultline.rules.models import GroupingRule, SuppressionRule
@@ -31,9 +29,10 @@ def leaf(key: str, operator: str, value: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def engine(settings: Settings, db: Database) -> RulesEngine:
-    provider = providers.rules_provider(settings, db)
+def engine(app) -> RulesEngine:
+    provider = app.state.runtime.pipeline().rules
     assert isinstance(provider, RulesEngine)  # the worker is built with the rules engine
+    assert provider is app.state.runtime.rules  # the app's one engine
     return provider
 
 
@@ -73,6 +72,14 @@ def test_grouping_rule_merges_different_exceptions_and_assigns(
     assert props["$exception_fingerprint_record"] == [{"type": "custom", "rule_id": rule["id"]}]
     listed = client.get(f"{api(seed)}/grouping_rules/", headers=seed.headers).json()["results"]
     assert listed[0]["issue"]["id"] == str(outcomes[0].issue_id)
+    # The automatic assignment is in the issue's history, said to be the rule's (the system's) doing.
+    entries = client.get(f"{api(seed)}/issues/{outcomes[0].issue_id}/activity/", headers=seed.headers).json()
+    [assigned] = [e for e in entries["results"] if e["activity"] == "assigned"]
+    assert assigned["user"]["is_system"] is True
+    assert assigned["detail"]["trigger"] == {"type": "grouping_rule", "rule_id": rule["id"]}
+    assert assigned["detail"]["changes"][0]["after"] == {"type": "user", "id": seed.user.id}
+    unassigned = client.get(f"{api(seed)}/issues/{outcomes[2].issue_id}/activity/", headers=seed.headers).json()
+    assert [e for e in unassigned["results"] if e["activity"] == "assigned"] == []
 
 
 def test_suppression_sampling_drops_exactly_the_low_buckets(

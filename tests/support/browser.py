@@ -30,6 +30,7 @@ from urllib.parse import parse_qs, unquote_plus, urlsplit
 BROWSER_DIR = Path(__file__).resolve().parents[1] / "browser"
 NODE_MODULES = BROWSER_DIR / "node_modules"
 POSTHOG_JS = NODE_MODULES / "posthog-js" / "dist" / "array.full.js"
+SENTRY_BROWSER = NODE_MODULES / "@sentry" / "browser" / "package.json"
 CHROMIUM = "/usr/bin/chromium"
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
 CHROMIUM_ARGS = [
@@ -54,14 +55,14 @@ def ensure_npm_packages() -> None:
     the same directory at once.
     """
     with _install_lock:
-        if POSTHOG_JS.exists():
+        if POSTHOG_JS.exists() and SENTRY_BROWSER.exists():
             return
         npm = shutil.which("npm")
         if npm is None:
             raise RuntimeError("npm is needed to install tests/browser packages (posthog-js); install Node.js")
         with (BROWSER_DIR / ".npm-install.lock").open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            if POSTHOG_JS.exists():  # another worker installed it while we waited
+            if POSTHOG_JS.exists() and SENTRY_BROWSER.exists():  # another worker installed them while we waited
                 return
             result = subprocess.run(
                 [npm, "ci", "--prefix", str(BROWSER_DIR), "--no-audit", "--no-fund", "--loglevel=error"],
@@ -69,7 +70,7 @@ def ensure_npm_packages() -> None:
                 text=True,
                 timeout=300,
             )
-        if result.returncode != 0 or not POSTHOG_JS.exists():
+        if result.returncode != 0 or not POSTHOG_JS.exists() or not SENTRY_BROWSER.exists():
             raise RuntimeError(f"`npm ci` in {BROWSER_DIR} failed ({result.returncode}):\n{result.stderr[-2000:]}")
 
 
@@ -207,3 +208,52 @@ class SentRequests:
 
 def exception_types(event: dict[str, Any]) -> list[str]:
     return [e.get("type") for e in event.get("properties", {}).get("$exception_list", [])]
+
+
+_SKIPPED_CONDITIONS = ("types", "require", "react-native", "development", "node")
+
+
+def _export_target(value: Any) -> str | None:
+    """The browser ESM file of one `exports` entry: the `import` (else `browser`/`production`/`default`) branch."""
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, dict):
+        return None
+    for condition in ("import", "browser", "production", "default"):
+        if condition in value:
+            found = _export_target(value[condition])
+            if found:
+                return found
+    return None
+
+
+def esm_site(*packages: str, prefix: str = "/npm") -> tuple[dict[str, str], dict[str, Path]]:
+    """An import map and the files to serve for npm packages loaded as native ES modules (no bundler): each
+    package's `exports` entries (or `module` field) become import-map entries, its dependencies likewise, and every
+    `.js`/`.mjs` file under the packages is served below `prefix`. This is how the real npm build of an SDK such as
+    `@sentry/browser` runs in Chromium exactly as published."""
+    imports: dict[str, str] = {}
+    files: dict[str, Path] = {}
+    pending, seen = list(packages), set()
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        root = NODE_MODULES / name
+        meta = json.loads((root / "package.json").read_text())
+        exports = meta.get("exports")
+        entries = exports if isinstance(exports, dict) and any(k.startswith(".") for k in exports) else {".": exports}
+        for key, value in entries.items():
+            target = _export_target(value) or (meta.get("module") if key == "." else None)
+            if target and target.endswith((".js", ".mjs")):
+                imports[name + key[1:]] = f"{prefix}/{name}/{target.removeprefix('./')}"
+        for path in root.rglob("*"):
+            if (
+                path.suffix in (".js", ".mjs")
+                and "cjs" not in path.parts
+                and "node_modules" not in path.relative_to(root).parts
+            ):
+                files[f"{prefix}/{name}/{path.relative_to(root).as_posix()}"] = path
+        pending.extend((meta.get("dependencies") or {}).keys())
+    return imports, files

@@ -10,9 +10,10 @@ import os
 import subprocess
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import psycopg
+import pytest
 
 PG_ADMIN_DSN = os.environ.get("FAULTLINE_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 PG_START = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
@@ -59,3 +60,14 @@ def fresh_postgres_database(prefix: str = "faultline_test") -> Iterator[str]:
                 (name,),
             )
             conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def database_env(backend: str, stack: ExitStack) -> dict[str, str]:
+    """FAULTLINE_* settings for a test parametrised over `["sqlite", "postgresql"]`: nothing for SQLite (the data
+    dir's file), a fresh PostgreSQL database (dropped when `stack` closes) otherwise; skips loudly without one."""
+    if backend == "sqlite":
+        return {}
+    reason = ensure_postgres()
+    if reason:
+        pytest.skip(f"POSTGRES UNAVAILABLE — {reason}")
+    return {"FAULTLINE_DATABASE_URL": stack.enter_context(fresh_postgres_database())}

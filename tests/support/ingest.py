@@ -5,7 +5,9 @@
     outcomes[0].issue_id, outcomes[0].fingerprint, outcomes[0].status  # "stored" | "duplicate" | …
 
 Events are exactly what an SDK puts in `batch[]`; they go through the same capture document format the queue
-carries (`faultline.ingest.envelope.queue_payload`), so the pipeline cannot tell the difference.
+carries (`faultline.ingest.posthog_body.queue_payload`), so the pipeline cannot tell the difference. Recorded
+samples come back with their times moved to just before now (tests/support/sample_time.py), so tests pass on any
+date.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ import orjson
 
 from faultline.accounts.models import Project
 from faultline.db import Database
-from faultline.ingest.envelope import event_uuid, queue_payload
+from faultline.ingest.posthog_body import event_uuid, queue_payload
 from faultline.pipeline.digest import Incoming, Outcome, Pipeline
-from faultline.pipeline.seams import RulesProvider, SymbolResolver
+from faultline.protocol.seams import RulesProvider, SymbolResolver
+from tests.support.sample_time import rebase_sample
 
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
 if not SAMPLES.exists():  # worktree layout: /work/wt/<issue>/tests → /work/shared
@@ -31,7 +34,8 @@ if not SAMPLES.exists():  # worktree layout: /work/wt/<issue>/tests → /work/sh
 
 
 def load_sample(name: str) -> Any:
-    return orjson.loads((SAMPLES / name).read_bytes())
+    """A decoded recorded body, its times moved to just before now (tests/support/sample_time.py says why)."""
+    return rebase_sample(orjson.loads((SAMPLES / name).read_bytes()), SAMPLES)
 
 
 def load_sample_events(name: str) -> list[dict[str, Any]]:
@@ -102,3 +106,12 @@ def ingest(
         items.append(Incoming(project_id, queue_payload(event, sent_at=sent_at, received_at=now)))
     pipeline = pipeline or Pipeline(db, rules=rules, symbols=symbols)
     return pipeline.process(items)
+
+
+def count_json_values(value: Any) -> int:
+    """What FAULTLINE_MAX_JSON_VALUES counts, computed on the parsed value: objects, arrays and scalars, not keys."""
+    if isinstance(value, list):
+        return 1 + sum(count_json_values(v) for v in value)
+    if isinstance(value, dict):
+        return 1 + sum(count_json_values(v) for v in value.values())
+    return 1

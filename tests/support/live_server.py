@@ -7,23 +7,27 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import signal
 import socket
 import subprocess
-import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
 import httpx
 
+from tests.support.clock import faultline_command
+
 _BANNER = {
     "project_token": re.compile(r"project token:\s+(phc_\S+)"),
     "api_key": re.compile(r"API key:\s+(phx_\S+)"),
     "login": re.compile(r"login:\s+(\S+) / (\S+)"),
     "project_id": re.compile(r"project:\s+.+\(id (\d+)\)"),
+    "dsn": re.compile(r"Sentry DSN:\s+(\S+)"),
 }
 
 
@@ -53,6 +57,7 @@ class LiveServer:
     port: int = field(default_factory=free_port)
     env_overrides: dict[str, str] = field(default_factory=dict)
     extra_args: list[str] = field(default_factory=list)
+    open_files: int | None = None  # RLIMIT_NOFILE of the server process (soft and hard), e.g. to recreate EMFILE
     process: subprocess.Popen[str] | None = None
     log_path: Path | None = None
 
@@ -80,12 +85,13 @@ class LiveServer:
         self.log_path = self.data_dir / f"server-{self.port}-{int(time.time() * 1000)}.log"
         log = self.log_path.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "faultline", "serve", *self.extra_args],
+            faultline_command("serve", *self.extra_args),
             env=self.env(),
             stdout=log,
             stderr=subprocess.STDOUT,
             text=True,
             start_new_session=True,
+            preexec_fn=self._limit_open_files if self.open_files else None,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -99,6 +105,22 @@ class LiveServer:
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"server did not become healthy in {timeout}s:\n{self.output()}")
+
+    def start_worker(self) -> subprocess.Popen[str]:
+        """A `faultline worker` process on this server's configuration (for `--no-worker` servers); stop it with
+        SIGTERM to its process group, its output is in `.communicate()`."""
+        return subprocess.Popen(
+            faultline_command("worker"),
+            env=self.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+
+    def _limit_open_files(self) -> None:
+        assert self.open_files is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, self.open_files))
 
     def output(self) -> str:
         return self.log_path.read_text() if self.log_path and self.log_path.exists() else ""
@@ -133,3 +155,23 @@ class LiveServer:
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
+
+    def memory_mib(self) -> dict[str, int]:
+        """`VmRSS` (now) and `VmHWM` (peak since start) of the server process, in MiB, from /proc/<pid>/status."""
+        assert self.process is not None, "server not running"
+        found = {}
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                found[key] = int(value.split()[0]) // 1024
+        return found
+
+
+@contextmanager
+def running(server: LiveServer) -> Iterator[LiveServer]:
+    """Start `server`, stop it afterwards (module fixtures with settings of their own)."""
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import os
 import signal
@@ -10,7 +9,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+import tracemalloc
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,15 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 
 from faultline.db import Database
-from faultline.pipeline.seams import FrameResolution, SymbolResolver
+from faultline.protocol.seams import FrameResolution, SymbolResolver
 from faultline.symbols.models import SymbolSet
 from faultline.symbols.storage import BlobStorage, new_key
+from tests.support.ingest import SAMPLES, load_sample_events
 from tests.support.live_server import free_port
 
-SAMPLES = Path("/work/shared/samples")
 FIXTURES = Path(__file__).parent / "fixtures"
 CHUNK_ID = "0197a3f2-1c2d-7e6f-8a9b-0c1d2e3f4a5b"
 
@@ -36,11 +35,24 @@ def sample_blob() -> bytes:
 
 
 def sample_event() -> dict[str, Any]:
-    return copy.deepcopy(orjson.loads((SAMPLES / "posthog_js_exception.json").read_bytes())["batch"][0])
+    """The recorded posthog-js `$exception`, its times moved to just before now."""
+    return load_sample_events("posthog_js_exception.json")[0]
 
 
 def sample_frames() -> list[dict[str, Any]]:
     return sample_event()["properties"]["$exception_list"][0]["stacktrace"]["frames"]
+
+
+def peak_bytes(action: Callable[[], Any]) -> tuple[Any, int]:
+    """Run `action` and return its result with the peak of Python allocations meanwhile (every thread): what a
+    bomb would have made the process materialise, independent of timing."""
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        result = action()
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
 
 
 def sha512(data: bytes) -> str:
@@ -138,6 +150,10 @@ class Route:
     delay: float = 0.0
     # Held until the test sets it (a fetch that is "slow" for exactly as long as the test needs), 60 s at most.
     gate: threading.Event | None = None
+    # Seconds between single bytes of the response from byte `trickle_from` on (0 = status line and headers too,
+    # -1 = right after the headers).
+    trickle: float = 0.0
+    trickle_from: int = 0
 
 
 class ScriptServer:
@@ -156,6 +172,9 @@ class ScriptServer:
                     time.sleep(route.delay)
                 if route.gate is not None:
                     route.gate.wait(60)
+                if route.trickle:
+                    self._trickle(route, with_body)
+                    return
                 self.send_response(route.status)
                 for name, value in route.headers.items():
                     self.send_header(name, value)
@@ -163,6 +182,23 @@ class ScriptServer:
                 self.end_headers()
                 if with_body:
                     self.wfile.write(route.body)
+
+            def _trickle(self, route: Route, with_body: bool) -> None:
+                head = [f"HTTP/1.1 {route.status} OK", f"Content-Length: {len(route.body)}", "Connection: close"]
+                head += [f"{name}: {value}" for name, value in route.headers.items()]
+                header = ("\r\n".join(head) + "\r\n\r\n").encode()
+                raw = header + (route.body if with_body else b"")
+                start = len(header) if route.trickle_from < 0 else route.trickle_from
+                self.close_connection = True
+                try:
+                    self.wfile.write(raw[:start])
+                    self.wfile.flush()
+                    for index in range(start, len(raw)):
+                        time.sleep(route.trickle)
+                        self.wfile.write(raw[index : index + 1])
+                        self.wfile.flush()
+                except OSError:  # the client gave up
+                    pass
 
             def do_GET(self) -> None:
                 self._serve(True)
@@ -179,6 +215,17 @@ class ScriptServer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+
+@contextmanager
+def script_server() -> Iterator[ScriptServer]:
+    server = ScriptServer()
+    server.thread.start()
+    try:
+        yield server
+    finally:
+        server.httpd.shutdown()
+        server.httpd.server_close()
 
 
 # ---------------------------------------------------------------------------------------------------------------------

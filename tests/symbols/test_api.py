@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from faultline.accounts import service as accounts
+from faultline.db import utcnow
 from faultline.jobs.models import BackgroundJob
 from faultline.releases.models import Release
 from faultline.symbols.models import StackFrame, SymbolSet
@@ -400,6 +402,35 @@ def test_direct_upload_release_mismatch(app, client, seed) -> None:
         400,
         "release_id_mismatch",
     )
+
+
+def test_uploads_leave_last_used_null_until_an_event_uses_the_set(client, db, seed) -> None:
+    """PostHog sets `last_used` when symbolication uses a set, not when it is uploaded or re-uploaded."""
+    bulk_id = upload(client, seed)
+    started = client.post(f"{base(seed)}/start_upload/?chunk_id=old-cli", headers=seed.headers).json()
+    assert post_file(client, started["presigned_url"], BLOB).status_code == 204
+    finished = client.put(
+        f"{base(seed)}/{started['symbol_set_id']}/finish_upload/", json={"content_hash": HASH}, headers=seed.headers
+    )
+    assert finished.status_code == 200
+    # CI re-uploading the same content (skipped) does not mark a never-used set as used either.
+    assert start(client, seed, [{"chunk_id": CHUNK_ID, "content_hash": HASH}]).json() == {"id_map": {}}
+    check = client.post(
+        f"{base(seed)}/bulk_check_upload/",
+        json={"symbol_sets": [{"chunk_id": CHUNK_ID, "content_hash": HASH}]},
+        headers=seed.headers,
+    )
+    assert check.json() == {"chunk_ids_to_upload": []}
+    for set_id in (bulk_id, started["symbol_set_id"]):
+        assert client.get(f"{base(seed)}/{set_id}/", headers=seed.headers).json()["last_used"] is None
+
+    # Once an event used it, a re-upload more than 12 h later keeps it fresh (retention must not drop it).
+    long_ago = utcnow() - dt.timedelta(days=3)
+    with db.write() as session:
+        session.execute(sa.update(SymbolSet).where(SymbolSet.ref == CHUNK_ID).values(last_used=long_ago))
+    start(client, seed, [{"chunk_id": CHUNK_ID, "content_hash": HASH}])
+    refreshed = client.get(f"{base(seed)}/{bulk_id}/", headers=seed.headers).json()["last_used"]
+    assert refreshed is not None and refreshed > long_ago.isoformat()[:10]
 
 
 def test_start_and_finish_upload(client, seed) -> None:

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from faultline.issues.models import Event
 from faultline.pipeline import digest
 from faultline.pipeline.digest import Pipeline
+from faultline.pipeline.reprocess import RepairRunner
 from faultline.symbols.models import StackFrame, SymbolSet
-from faultline.symbols.repair import RepairRunner
 from faultline.symbols.runtime import SymbolsRuntime, build_runtime, runtime_for
 from tests.support.ingest import ingest
 from tests.symbols.support import CHUNK_ID, SAMPLES, Route, ScriptServer, sample_blob, sha512, store_symbol_set
@@ -39,16 +39,17 @@ def after_resolving(monkeypatch) -> Callable[[Callable[[], Any]], list[int]]:
     list counts how often the pipeline resolved a batch."""
 
     def install(action: Callable[[], Any]) -> list[int]:
-        real = Pipeline._resolve
+        real = digest.resolve_stage
         resolved: list[int] = []
 
-        def hooked(batch: Any, resolver: Any) -> None:
-            real(batch, resolver)
+        def hooked(batch: Any, resolver: Any) -> Any:
+            out = real(batch, resolver)
             resolved.append(1)
             if len(resolved) == 1:
                 action()
+            return out
 
-        monkeypatch.setattr(Pipeline, "_resolve", staticmethod(hooked))
+        monkeypatch.setattr(digest, "resolve_stage", hooked)
         return resolved
 
     return install

@@ -10,7 +10,6 @@ from typer.testing import CliRunner
 from faultline.app import create_app
 from faultline.cli import app as cli
 from faultline.config import load_settings
-from faultline.pipeline import providers
 from tests.conftest import make_tenant
 from tests.support.ingest import ingest
 from tests.symbols.test_api import upload
@@ -20,12 +19,13 @@ runner = CliRunner()
 
 
 def test_repairs_are_listed_and_run(cli_env: Path) -> None:
-    assert runner.invoke(cli, ["symbols", "repairs"]).output.strip() == "no re-symbolication jobs"
+    # The CLI refuses a data directory without a database (it would create an empty one): the server makes it.
     application = create_app(load_settings({"FAULTLINE_DATA_DIR": str(cli_env)}))
     with TestClient(application) as client:
         db = application.state.db
         tenant = make_tenant(db, email="cli@acme.test")
-        resolver = providers.symbol_resolver(application.state.settings, db)
+        assert runner.invoke(cli, ["symbols", "repairs"]).output.strip() == "no re-symbolication jobs"
+        resolver = application.state.runtime.symbols.resolver
         [event] = ingest(db, tenant.project, [js_event()], symbols=resolver)  # before the upload: unresolved
         upload(client, tenant)
     listed = runner.invoke(cli, ["symbols", "repairs"])

@@ -20,8 +20,9 @@ import sqlalchemy as sa
 from faultline.config import load_settings
 from faultline.db import Database
 from faultline.issues.models import Event
+from tests.support.ingest import load_sample
 from tests.support.live_server import LiveServer
-from tests.symbols.support import CHUNK_ID, S3_ENV, SAMPLES, create_bucket, sample_blob, sha512
+from tests.symbols.support import CHUNK_ID, S3_ENV, create_bucket, sample_blob, sha512
 
 pytestmark = pytest.mark.slow
 
@@ -83,7 +84,7 @@ def cli_upload(client: httpx.Client, chunk_id: str, blob: bytes) -> str:
 
 def send_sample_event(server: LiveServer, chunk_id: str = CHUNK_ID) -> str:
     """The recorded posthog-js request body, re-addressed to this server's project and given a fresh uuid."""
-    body = orjson.loads((SAMPLES / "posthog_js_exception.json").read_bytes())
+    body = load_sample("posthog_js_exception.json")
     token = server.credentials()["project_token"]
     body["api_key"] = token
     event = body["batch"][0]

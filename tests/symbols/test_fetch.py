@@ -268,7 +268,7 @@ def test_chunk_id_frame_falls_back_to_the_url_and_stores_under_the_chunk_id(db, 
     ],
 )
 def test_fetch_failures(app, db, seed, site, route: Route, message: str, remembered: bool) -> None:
-    runtime = make_runtime(app, sourcemap_allow_internal_ips=True, sourcemap_max_bytes=4096, sourcemap_timeout=1)
+    runtime = make_runtime(app, sourcemap_allow_internal_ips=True, sourcemap_max_bytes=4096, sourcemap_deadline=1)
     site.routes["/broken.js"] = route
     url = f"{site.url}/broken.js"
     started = time.monotonic()

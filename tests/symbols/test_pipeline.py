@@ -11,10 +11,9 @@ import sqlalchemy as sa
 
 from faultline.issues.models import ActivityLog, Event, Issue, IssueFingerprint, IssueVolumeHourly
 from faultline.jobs.models import BackgroundJob
-from faultline.pipeline import providers
 from faultline.pipeline.digest import Pipeline
+from faultline.pipeline.reprocess import RepairRunner
 from faultline.symbols.models import StackFrame
-from faultline.symbols.repair import RepairRunner
 from faultline.symbols.runtime import runtime_for
 from tests.support.ingest import ingest
 from tests.symbols.support import CHUNK_ID, SAMPLES, sample_event
@@ -25,8 +24,7 @@ ORIGINAL = (SAMPLES / "js_bundle/app.js").read_text().splitlines()
 
 @pytest.fixture
 def pipeline(app) -> Pipeline:
-    settings, db = app.state.settings, app.state.db
-    return Pipeline(db, symbols=providers.symbol_resolver(settings, db))
+    return Pipeline(app.state.db, symbols=app.state.runtime.symbols.resolver)
 
 
 def js_event(**changes: Any) -> dict[str, Any]:

@@ -51,6 +51,10 @@ def test_symbol_sets_on_postgres(pg_app) -> None:
 
     jobs = client.get(f"{base(tenant)}/repair_jobs/?symbol_set={set_id}", headers=tenant.headers).json()
     assert jobs["count"] == 1 and jobs["results"][0]["ref"] == CHUNK_ID
+    # A filter that is no symbol-set id matches nothing; PostgreSQL never sees it (a NUL in text was a 500).
+    for junk in ("%00", "not-a-uuid", set_id.upper() + "x"):
+        response = client.get(f"{base(tenant)}/repair_jobs/?symbol_set={junk}", headers=tenant.headers)
+        assert response.status_code == 200 and response.json()["count"] == 0, (junk, response.text)
 
     runtime = runtime_for(pg_app.state)
     frames = [
@@ -72,15 +76,14 @@ def test_symbol_sets_on_postgres(pg_app) -> None:
 def test_late_upload_repair_on_postgres(pg_app) -> None:
     """The repair's JSONB-as-text prefilter, fingerprint re-pointing and aggregate rebuild on PostgreSQL."""
     from faultline.issues.models import Event, Issue, IssueFingerprint
-    from faultline.pipeline import providers
     from faultline.pipeline.digest import Pipeline
-    from faultline.symbols.repair import RepairRunner
+    from faultline.pipeline.reprocess import RepairRunner
     from tests.support.ingest import ingest
     from tests.symbols.test_pipeline import js_event
 
     client, db = pg_app.state.test_client, pg_app.state.db
     tenant = make_tenant(db, email="pg-repair@acme.test")
-    pipeline = Pipeline(db, symbols=providers.symbol_resolver(pg_app.state.settings, db))
+    pipeline = Pipeline(db, symbols=pg_app.state.runtime.symbols.resolver)
     [early] = ingest(db, tenant.project, [js_event()], pipeline=pipeline)
     upload(client, tenant)
     [late] = ingest(db, tenant.project, [js_event()], pipeline=pipeline)

@@ -128,9 +128,9 @@ def test_source_map_cache_is_built_once_per_symbol_set(db, seed, runtime, monkey
     builds: list[int] = []
     real_parse = resolver_module.parse
 
-    def counting_parse(blob, kind):
+    def counting_parse(blob, kind, **options):
         builds.append(1)
-        return real_parse(blob, kind)
+        return real_parse(blob, kind, **options)
 
     monkeypatch.setattr(resolver_module, "parse", counting_parse)
     for frame in sample_frames()[3:] * 5:

@@ -53,7 +53,9 @@ def test_put_get_size_delete(backend: str, request: pytest.FixtureRequest) -> No
     assert storage.ping()
 
 
-@pytest.mark.parametrize("key", ["../etc/passwd", "/abs", "a/../../b", "", "a//b", "a\\b", "x" * 400, "symbolsets/.."])
+@pytest.mark.parametrize(
+    "key", ["../etc/passwd", "/abs", "a/../../b", "", "a//b", "a\\b", "x" * 400, "symbolsets/..", "symbolsets/a\n"]
+)
 def test_keys_cannot_escape_the_store(key: str, local: LocalBlobStorage) -> None:
     with pytest.raises(InvalidKey):
         check_key(key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -47,3 +48,16 @@ def csrf(logged_in: TestClient) -> str:
 
 def tenant(db: Database, email: str, name: str) -> Tenant:
     return make_tenant(db, email=email, name=name)
+
+
+def post_rule(client: TestClient, url: str, data: dict, *, confirm_all: bool = True) -> Any:
+    """Submit a rule form the way a person does: the first submit answers with the rule's preview (200), the second
+    — carrying the previewed rule's digest, and the "every event" box when the page asks for it — saves. Anything
+    but a preview (a refusal) is returned as it is."""
+    first = client.post(url, data=data, follow_redirects=False)
+    if first.status_code != 200:
+        return first
+    found = re.search(r'name="preview_of" value="([0-9a-f]+)"', first.text)
+    assert found, "the first submit of a valid rule shows its preview"
+    extra = {"confirm_all": "yes"} if confirm_all and 'name="confirm_all"' in first.text else {}
+    return client.post(url, data={**data, "preview_of": found.group(1), **extra}, follow_redirects=False)

@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from faultline.db import Database
-from faultline.pipeline import providers
 from faultline.pipeline.digest import Pipeline
 from faultline.releases import service as releases
 from faultline.rules import revisions
@@ -109,7 +108,7 @@ def test_exception_switch_goes_through_the_settings_service(
 
 @pytest.fixture
 def pipeline(app) -> Pipeline:
-    return Pipeline(app.state.db, symbols=providers.symbol_resolver(app.state.settings, app.state.db))
+    return Pipeline(app.state.db, symbols=app.state.runtime.symbols.resolver)
 
 
 def _js_event() -> dict[str, Any]:
@@ -159,6 +158,7 @@ def test_failed_lookup_upload_and_resolved_trace(
     [second] = ingest(db, seed.project, [_js_event()], pipeline=pipeline)
     html = logged_in.get(f"/project/{seed.project.id}/issues/{second.issue_id}").text
     assert '<span class="fn">validateCart</span>' in html and "../src/app.js:4:11" in html
+    html = re.sub(r'<span class="tk-[a-z]">([^<]*)</span>', r"\1", html)  # syntax highlighting (web/highlight.py)
     crash = re.findall(r'<span class="ln crash" aria-current="true"><span class="no">(\d+)</span>([^<]*)</span>', html)
     assert ("4", "    throw new TypeError(&#34;Cart is empty: cannot check out &#34; + cart.id);") in crash
     assert first.issue_id  # the unresolved event's issue is a different fingerprint until the repair runs
@@ -296,6 +296,30 @@ def test_ingestion_page_counts_and_errors(logged_in: TestClient, client: TestCli
     assert "No events received" not in page
     assert logged_in.get(f"/project/{seed.project.id}/ingestion?days=30").status_code == 200
     assert logged_in.get(f"/project/{seed.project.id}/ingestion?days=-1").status_code == 200  # falls back to 7
+
+
+def test_ingestion_page_says_why_ingestion_is_degraded(logged_in: TestClient, client: TestClient, seed: Tenant) -> None:
+    """A real SQLITE_FULL in-process (the queue file may not grow), without root; the live version with a full
+    tmpfs is tests/e2e/test_disk_full.py."""
+    token = seed.project.api_token
+    assert client.post("/batch/", json={"api_key": token, "batch": [exception_event()]}).status_code == 200
+    queue = client.app.state.ingest.queue
+    pages = queue._write_conn.execute("PRAGMA page_count").fetchone()[0]
+    queue._write_conn.execute(f"PRAGMA max_page_count = {pages}")
+    try:
+        big = {"api_key": token, "batch": [exception_event("Full", "x" * 20_000)]}
+        refused = client.post("/batch/", json=big)
+        assert (refused.status_code, refused.json()["code"]) == (503, "disk_full")
+        health = client.get("/_health")
+        assert (health.status_code, health.json()["status"]) == (200, "degraded")
+        page = logged_in.get(f"/project/{seed.project.id}/ingestion").text
+        assert 'data-health="degraded"' in page and 'data-reason="disk_full"' in page
+        assert "disk full: the queue&#39;s SQLite file cannot grow" in page
+    finally:
+        queue._write_conn.execute("PRAGMA max_page_count = 1073741823")
+    assert client.post("/batch/", json={"api_key": token, "batch": [exception_event()]}).status_code == 200
+    assert client.get("/_health").json()["status"] == "ok"
+    assert "Ingestion is degraded" not in logged_in.get(f"/project/{seed.project.id}/ingestion").text
 
 
 def test_config_pages_of_other_organizations_are_404(logged_in: TestClient, other_tenant: Tenant) -> None:

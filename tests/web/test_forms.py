@@ -34,9 +34,12 @@ def _post_targets(seed: Tenant, app) -> list[str]:
         "kind": "suppression",
         "issue_id": str(uuid.uuid4()),
         "rule_id": str(uuid.uuid4()),
+        "alert_id": str(uuid.uuid4()),
         "symbol_set_id": str(uuid.uuid4()),
         "release_id": str(uuid.uuid4()),
         "key_id": str(uuid.uuid4()),
+        "org_id": str(seed.organization.id),
+        "user_id": str(seed.user.id),
     }
     targets = []
     for path, methods in _routes(app.routes):

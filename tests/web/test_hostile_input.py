@@ -21,7 +21,7 @@ from faultline.db import Database
 from tests.conftest import Tenant, make_settings, make_tenant
 from tests.support.factories import create_issue
 from tests.support.ingest import ingest, load_sample_events
-from tests.web.conftest import csrf_from, login
+from tests.web.conftest import csrf_from, login, post_rule
 
 NASTY = st.one_of(
     st.text(max_size=40),
@@ -105,15 +105,15 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         with db.write() as session:
             create_issue(session, tenant.project.id, name="Other", fingerprints=["x1", "x2"])
         assert login(client, tenant.user.email).status_code == 303
-        rule = client.post(
+        rule = post_rule(
+            client,
             f"/project/{tenant.project.id}/rules/suppression",
-            data={
+            {
                 "csrf_token": csrf_from(client.get(f"/project/{tenant.project.id}/issues").text),
                 "key": "$lib",
                 "operator": "exact",
                 "value": "never-sent",
             },
-            follow_redirects=False,
         )
         assert rule.status_code == 303
         rule_id = client.get(f"/project/{tenant.project.id}/rules/suppression").text.split('data-rule-id="')[1][:36]

@@ -38,6 +38,7 @@ def test_chained_trace_outermost_first_with_highlighted_context(
     logged_in: TestClient, seed: Tenant, python_issue: uuid.UUID
 ) -> None:
     html = logged_in.get(page_url(seed, python_issue)).text
+    html = re.sub(r'<span class="tk-[a-z]">([^<]*)</span>', r"\1", html)  # syntax highlighting (test_issue_insights)
     assert '<h1 id="issue-title">RuntimeError</h1>' in html
     runtime, caused, value = html.index(">RuntimeError</h3>"), html.index("↳ caused by"), html.index(">ValueError</h3>")
     assert runtime < caused < value  # the named exception first, then its cause
@@ -120,7 +121,7 @@ def test_status_assignee_severity_and_title_forms(
     # The activity log tells the story in words, newest first.
     activity = page[page.index('id="activity-title"') :]
     lines = re.findall(r"<li><strong>You</strong> ([^<\n]+)", activity)
-    assert lines[:3] == ["renamed it to “Billing broken”", "set severity to high", "assigned to you"]
+    assert lines[:3] == ["renamed it to “Billing broken”", "set severity to high", "assigned the issue to yourself"]
     assert "changed status from Active to Resolved" in lines
     assert "Reopen</button>" in page and 'value="resolved" class="primary">Resolve' not in page
 
@@ -177,7 +178,7 @@ def test_merge_and_split_from_the_issue_page(logged_in: TestClient, seed: Tenant
     response = _post(logged_in, seed, target.id, "split", fingerprints=["fp-b"])
     assert response.status_code == 303
     page = logged_in.get(response.headers["location"]).text
-    assert "Split 1 fingerprint off into new issues." in page and "split 1 fingerprint off into new issues" in page
+    assert "Split 1 fingerprint off into a new issue." in page and "split 1 fingerprint off into a new issue" in page
     with db.read() as session:
         new_owner = session.execute(
             sa.select(IssueFingerprint.issue_id).where(IssueFingerprint.fingerprint == "fp-b")

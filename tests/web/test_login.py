@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from faultline.db import Database, utcnow
 from faultline.web import sessions, throttle
-from faultline.web.models import LoginAttempt, WebSession
+from faultline.web.models import LoginThrottle, WebSession
 from tests.conftest import Tenant
 from tests.web.conftest import PASSWORD, csrf_from, login
 
@@ -91,10 +91,13 @@ def test_login_is_throttled_per_email_before_checking_the_password(
     assert "Too many failed attempts" in blocked.text
     assert int(blocked.headers["retry-after"]) > 0
     assert sessions.COOKIE_NAME not in client.cookies
-    # Another account from the same address is still allowed (the per-address budget is larger).
+    # The refused attempt was not counted; the address has spent 5 of its larger budget.
     with db.read() as session:
-        count = session.execute(sa.select(sa.func.count()).select_from(LoginAttempt)).scalar_one()
-    assert count == 2 * throttle.MAX_PER_EMAIL  # one row per e-mail and one per address per failure
+        counters = dict(session.execute(sa.select(LoginThrottle.key, LoginThrottle.attempts)).all())
+    assert counters == {
+        throttle.email_key(seed.user.email): throttle.MAX_PER_EMAIL,
+        throttle.address_key("testclient"): throttle.MAX_PER_EMAIL,
+    }
 
 
 def test_login_is_throttled_per_address_across_accounts(client: TestClient, seed: Tenant) -> None:
@@ -108,9 +111,21 @@ def test_success_clears_the_accounts_failures(client: TestClient, seed: Tenant, 
         login(client, seed.user.email, password="wrong password")
     assert login(client, seed.user.email).status_code == 303
     with db.read() as session:
-        assert throttle.check(session, seed.user.email, None).allowed
-        keys = session.execute(sa.select(LoginAttempt.key)).scalars().all()
-    assert all(not k.startswith("email:") for k in keys)
+        assert throttle.attempts(session, seed.user.email) == 0
+        keys = dict(session.execute(sa.select(LoginThrottle.key, LoginThrottle.attempts)).all())
+    # The account is forgiven; the address keeps its failures but not the successful attempt.
+    assert keys == {throttle.address_key("testclient"): throttle.MAX_PER_EMAIL - 1}
+
+
+def test_the_window_expires(client: TestClient, seed: Tenant, db: Database) -> None:
+    for _ in range(throttle.MAX_PER_EMAIL):
+        login(client, seed.user.email, password="wrong password")
+    assert login(client, seed.user.email).status_code == 429
+    with db.write() as session:
+        session.execute(sa.update(LoginThrottle).values(window_start=utcnow() - throttle.WINDOW))
+    assert login(client, seed.user.email).status_code == 303
+    with db.read() as session:  # expired windows were pruned by the login that passed by
+        assert session.execute(sa.select(LoginThrottle.key)).scalars().all() == [throttle.address_key("testclient")]
 
 
 def test_logout_ends_the_session_for_good(client: TestClient, seed: Tenant, db: Database) -> None:

@@ -16,7 +16,7 @@ from faultline.rules.models import SuppressionRule
 from faultline.web import sessions, throttle
 from tests.conftest import make_settings, make_tenant
 from tests.support.ingest import ingest, load_sample_events
-from tests.web.conftest import csrf_from, login
+from tests.web.conftest import csrf_from, login, post_rule
 
 
 @pytest.fixture
@@ -64,6 +64,7 @@ def test_issue_pages_on_postgres(pg_client: TestClient) -> None:
     assert "RuntimeError" not in pg_client.get(f"{base}/issues?q=%24lib%3Aweb").text
 
     page = pg_client.get(f"{base}/issues/{python.issue_id}").text
+    page = re.sub(r'<span class="tk-[a-z]">([^<]*)</span>', r"\1", page)  # syntax highlighting (web/highlight.py)
     assert "Event <span data-event-index>1</span> of 1" in page
     assert (
         '<span class="ln crash" aria-current="true"><span class="no">6</span>    return int(raw) * 100</span>' in page
@@ -80,10 +81,10 @@ def test_issue_pages_on_postgres(pg_client: TestClient) -> None:
         assert session.execute(sa.select(sa.func.count()).select_from(Issue)).scalar_one() == 1
 
     for name in ("A", "B"):
-        created = pg_client.post(
+        created = post_rule(
+            pg_client,
             f"{base}/rules/suppression",
-            data={"csrf_token": token, "key": "$exception_types", "operator": "exact", "value": name},
-            follow_redirects=False,
+            {"csrf_token": token, "key": "$exception_types", "operator": "exact", "value": name},
         )
         assert created.status_code == 303
     with db.read() as session:

@@ -14,11 +14,10 @@ from faultline.accounts import service as accounts
 from faultline.accounts.models import Organization
 from faultline.db import Database
 from faultline.rules import revisions
-from faultline.rules.engine import engine_for
 from faultline.rules.models import AssignmentRule, GroupingRule, SuppressionRule
 from tests.conftest import Tenant
 from tests.support.ingest import exception_event, ingest
-from tests.web.conftest import csrf_from
+from tests.web.conftest import csrf_from, post_rule
 
 
 def rules_url(tenant: Tenant, kind: str = "suppression") -> str:
@@ -26,8 +25,9 @@ def rules_url(tenant: Tenant, kind: str = "suppression") -> str:
 
 
 def submit(client: TestClient, tenant: Tenant, kind: str, path: str = "", **data: object):
+    """Preview, then save (tests/web/conftest.py `post_rule`)."""
     token = csrf_from(client.get(rules_url(tenant, kind)).text)
-    return client.post(rules_url(tenant, kind) + path, data={"csrf_token": token, **data}, follow_redirects=False)
+    return post_rule(client, rules_url(tenant, kind) + path, {"csrf_token": token, **data})
 
 
 def condition(key: str, operator: str, value: str) -> dict[str, object]:
@@ -56,7 +56,10 @@ def test_create_suppression_rule_feeds_the_digest(logged_in: TestClient, seed: T
     with db.read() as session:
         assert revisions.current(session, seed.project.id) > before  # remote config and workers refresh
     outcomes = ingest(
-        db, seed.project, [exception_event("NoiseError"), exception_event("RealError")], rules=engine_for(db)
+        db,
+        seed.project,
+        [exception_event("NoiseError"), exception_event("RealError")],
+        rules=logged_in.app.state.runtime.rules,
     )
     assert [o.status for o in outcomes] == ["suppressed", "stored"]
 
@@ -129,7 +132,9 @@ def test_disabled_rule_shows_why_and_can_be_enabled(logged_in: TestClient, seed:
                 sampling_rate=1.0,
             )
         )
-    [outcome] = ingest(db, seed.project, [exception_event("TypeError", "boom")], rules=engine_for(db))
+    [outcome] = ingest(
+        db, seed.project, [exception_event("TypeError", "boom")], rules=logged_in.app.state.runtime.rules
+    )
     assert outcome.status == "stored"
     [rule] = stored(db, SuppressionRule)
     assert rule.disabled_data is not None
@@ -163,7 +168,7 @@ def test_grouping_and_assignment_rules(logged_in: TestClient, seed: Tenant, db: 
         db,
         seed.project,
         [exception_event("ReadTimeout", "timeout a"), exception_event("ConnectTimeout", "timeout b")],
-        rules=engine_for(db),
+        rules=logged_in.app.state.runtime.rules,
     )
     assert outcomes[0].issue_id == outcomes[1].issue_id and outcomes[0].fingerprint == f"custom-rule:{grouping.id}"
     page = logged_in.get(rules_url(seed, "grouping")).text
@@ -178,7 +183,9 @@ def test_grouping_and_assignment_rules(logged_in: TestClient, seed: Tenant, db: 
     assert ok.status_code == 303
     [assignment] = stored(db, AssignmentRule)
     assert assignment.user_id == seed.user.id
-    [created] = ingest(db, seed.project, [exception_event(properties={"$lib": "web"})], rules=engine_for(db))
+    [created] = ingest(
+        db, seed.project, [exception_event(properties={"$lib": "web"})], rules=logged_in.app.state.runtime.rules
+    )
     page = logged_in.get(f"/project/{seed.project.id}/issues/{created.issue_id}").text
     assert 'id="assignee-badge">@ you' in page
 
@@ -222,3 +229,36 @@ def test_rule_pages_are_private(logged_in: TestClient, seed: Tenant, other_tenan
     assert response.status_code == 403  # no CSRF token
     with db.read() as session:
         assert session.execute(sa.select(sa.func.count()).select_from(SuppressionRule)).scalar_one() == 1
+
+
+def test_nothing_is_saved_before_its_preview(logged_in: TestClient, seed: Tenant, db: Database) -> None:
+    """A blank form once saved a drop-everything rule. Now: a preview first, a match-all rule needs the box ticked,
+    and a preview of other conditions does not save these ones."""
+    ingest(db, seed.project, [exception_event("NoiseError"), exception_event("RealError")])
+    token = csrf_from(logged_in.get(rules_url(seed)).text)
+    blank = {
+        "csrf_token": token,
+        "match": "AND",
+        "key": [""],
+        "operator": ["exact"],
+        "value": [""],
+        "sampling_rate": "1",
+    }
+    preview = logged_in.post(rules_url(seed), data=blank, follow_redirects=False)
+    assert preview.status_code == 200
+    assert "Matches 2 of the last 7 days&#39; 2 events across 2 issues: would drop all of them." in preview.text
+    assert "This rule has no conditions: it applies to every event" in preview.text
+    digest = re.search(r'name="preview_of" value="([0-9a-f]+)"', preview.text).group(1)  # type: ignore[union-attr]
+    refused = logged_in.post(rules_url(seed), data={**blank, "preview_of": digest}, follow_redirects=False)
+    assert refused.status_code == 400 and "tick the box to confirm" in refused.text
+    # A digest of other conditions is a new preview, not a save.
+    other = {**blank, **condition("$exception_types", "exact", "NoiseError")}
+    again = logged_in.post(rules_url(seed), data={**other, "preview_of": digest}, follow_redirects=False)
+    assert again.status_code == 200 and "Matches 1 of the last 7 days&#39; 2 events across 1 issue" in again.text
+    assert stored(db, SuppressionRule) == []
+    saved = logged_in.post(
+        rules_url(seed), data={**blank, "preview_of": digest, "confirm_all": "yes"}, follow_redirects=False
+    )
+    assert saved.status_code == 303
+    [rule] = stored(db, SuppressionRule)
+    assert rule.filters == {"type": "AND", "values": []}

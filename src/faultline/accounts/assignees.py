@@ -13,18 +13,34 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from sqlalchemy.orm import Session
 
 from faultline.accounts import service as accounts
 from faultline.http.errors import FieldError
-from faultline.pipeline.seams import Assignee
+from faultline.protocol.seams import Assignee
 
 TYPES = ("user", "role")
 MAX_USER_ID = 2**31 - 1
 MAX_ID_LENGTH = 64
+
+
+def assignee_json(user_id: int | None, role_id: uuid.UUID | None) -> dict[str, Any] | None:
+    """PostHog's assignee representation (`AssigneeOut`): user ids are integers, role ids UUID strings."""
+    if user_id is not None:
+        return {"id": user_id, "type": "user"}
+    if role_id is not None:
+        return {"id": str(role_id), "type": "role"}
+    return None
+
+
+class AssigneeOut(BaseModel):
+    """An issue's or a rule's assignee as every endpoint answers it."""
+
+    id: int | uuid.UUID = Field(description="Integer user id, or role UUID.")
+    type: Literal["user", "role"]
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,8 @@ class User(Base):
     distinct_id: Mapped[str] = mapped_column(sa.String(200), default=lambda: str(uuid7()))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # IANA name the UI shows exact times in ("Europe/Berlin"); null = UTC. Stored data stays UTC.
+    time_zone: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
 
 
 class MembershipLevel:
@@ -61,6 +63,27 @@ class OrganizationMembership(Base):
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
     level: Mapped[int] = mapped_column(sa.SmallInteger, default=MembershipLevel.MEMBER)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OrganizationInvite(Base):
+    """A one-time link that lets someone without an account join an organization with a role.
+
+    Only the SHA-256 of the link's token is stored (like session tokens): a database leak gives no working links.
+    """
+
+    __tablename__ = "organization_invites"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid7)
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(sa.String(254))
+    level: Mapped[int] = mapped_column(sa.SmallInteger, default=MembershipLevel.MEMBER)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class Role(Base):

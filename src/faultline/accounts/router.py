@@ -1,4 +1,8 @@
-"""Account endpoints: the caller, their projects and their personal API keys."""
+"""Account endpoints: the caller, their projects and their personal API keys.
+
+Every endpoint honours the caller's key limits (`scoped_teams`, `scoped_organizations`), and a key can only mint
+keys within its own limits (`faultline.accounts.grants`).
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,11 @@ from fastapi import Depends, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.orm import Session
 
+from faultline.accounts import grants
 from faultline.accounts import service as accounts
+from faultline.accounts.access import Principal, ProjectContext, project_access, require_scope
 from faultline.accounts.models import MembershipLevel, Organization, OrganizationMembership, PersonalAPIKey, Project
 from faultline.http import errors
-from faultline.http.auth import Principal, ProjectContext, project_access, require_scope
 from faultline.http.deps import READ_SESSION, WRITE_SESSION
 from faultline.http.errors import FieldError
 from faultline.http.pagination import Page, PageParams, page_params, paginate_query
@@ -96,8 +101,13 @@ class APIKeyCreate(BaseModel):
 
     label: str = Field(..., max_length=100)
     scopes: list[str] = Field(..., description=f"Any of: {', '.join(accounts.ALL_SCOPES)}")
-    scoped_teams: list[int] | None = None
-    scoped_organizations: list[str] | None = None
+    scoped_teams: list[int] | None = Field(
+        None, description="Limit the key to these projects (a subset of the creating key's projects, if limited)."
+    )
+    scoped_organizations: list[str] | None = Field(
+        None,
+        description="Limit the key to these organization ids (a subset of the creating key's, if limited).",
+    )
 
     @field_validator("scopes")
     @classmethod
@@ -138,12 +148,16 @@ def me(
     session: Session = READ_SESSION,
 ) -> dict[str, Any]:
     user = principal.user
-    orgs = session.execute(
-        sa.select(Organization)
-        .join(OrganizationMembership, OrganizationMembership.organization_id == Organization.id)
-        .where(OrganizationMembership.user_id == user.id)
-        .order_by(Organization.created_at)
-    ).scalars()
+    orgs = [
+        org
+        for org in session.execute(
+            sa.select(Organization)
+            .join(OrganizationMembership, OrganizationMembership.organization_id == Organization.id)
+            .where(OrganizationMembership.user_id == user.id)
+            .order_by(Organization.created_at)
+        ).scalars()
+        if principal.allows_organization(org.id)
+    ]
     return {
         "id": user.id,
         "uuid": user.uuid,
@@ -165,6 +179,8 @@ def list_projects(
     stmt = accounts.accessible_projects(principal.user.id)
     if principal.scoped_teams is not None:
         stmt = stmt.where(Project.id.in_(principal.scoped_teams))
+    if principal.scoped_organizations is not None:
+        stmt = stmt.where(Project.organization_id.in_(principal.scoped_organizations))
     return paginate_query(session, page, stmt, project_out)
 
 
@@ -174,13 +190,20 @@ def create_project(
     principal: Principal = Depends(require_scope("project:write")),
     session: Session = WRITE_SESSION,
 ) -> dict[str, Any]:
+    if principal.scoped_teams is not None:
+        raise errors.permission_denied("API keys limited to projects cannot create projects.")
     memberships = {
         m.organization_id: m.level
         for m in session.execute(
-            sa.select(OrganizationMembership).where(OrganizationMembership.user_id == principal.user.id)
+            sa.select(OrganizationMembership)
+            .where(OrganizationMembership.user_id == principal.user.id)
+            .order_by(OrganizationMembership.created_at)
         ).scalars()
+        if principal.allows_organization(m.organization_id)
     }
     org_id = body.organization or next(iter(memberships), None)
+    if body.organization is not None and not principal.allows_organization(body.organization):
+        raise errors.permission_denied("API key does not have access to the requested organization.")
     if org_id is None or org_id not in memberships:
         raise errors.validation_error("Organization not found or not yours.", "organization")
     if memberships[org_id] < MembershipLevel.ADMIN and not principal.user.is_staff:
@@ -244,13 +267,21 @@ def create_key(
     principal: Principal = Depends(require_scope("personal_api_key:write")),
     session: Session = WRITE_SESSION,
 ) -> dict[str, Any]:
+    grant = grants.check_new_key(
+        session,
+        principal.user.id,
+        principal.reach,
+        scopes=body.scopes,
+        scoped_teams=body.scoped_teams,
+        scoped_organizations=body.scoped_organizations,
+    )
     key, value = accounts.create_api_key(
         session,
         principal.user,
         label=body.label,
-        scopes=body.scopes,
-        scoped_teams=body.scoped_teams,
-        scoped_organizations=body.scoped_organizations,
+        scopes=grant.scopes,
+        scoped_teams=grant.scoped_teams,
+        scoped_organizations=grant.scoped_organizations,
     )
     return {**key_out(key), "value": value}
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from faultline.accounts import dsn as dsn_keys
 from faultline.accounts import secrets as creds
 from faultline.accounts.models import (
     MembershipLevel,
@@ -22,6 +23,7 @@ from faultline.accounts.models import (
     User,
 )
 from faultline.db import utcnow
+from faultline.errors import ValidationFailed
 
 # PostHog scope objects relevant to this product; each exists as `<object>:read` and `<object>:write`.
 SCOPE_OBJECTS = (
@@ -38,7 +40,12 @@ ALL_SCOPES = ("*", *(f"{obj}:{action}" for obj in SCOPE_OBJECTS for action in ("
 LAST_USED_RESOLUTION = dt.timedelta(minutes=10)
 
 
-class AccountError(ValueError):
+MIN_PASSWORD_LENGTH = 8
+TOO_SHORT = f"Passwords must be at least {MIN_PASSWORD_LENGTH} characters."
+PROJECT_NAME_MAX = 200
+
+
+class AccountError(ValidationFailed, ValueError):
     """A request that cannot be satisfied (duplicate e-mail, unknown scope…); the message is user-facing."""
 
 
@@ -97,8 +104,8 @@ def create_user(
     email = normalize_email(email)
     if get_user_by_email(session, email) is not None:
         raise AccountError(f"A user with email {email} already exists.")
-    if password is not None and len(password) < 8:
-        raise AccountError("Passwords must be at least 8 characters.")
+    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(TOO_SHORT, "password")
     user = User(
         email=email,
         first_name=first_name,
@@ -113,10 +120,30 @@ def create_user(
 
 
 def set_password(session: Session, user: User, password: str) -> None:
-    if len(password) < 8:
-        raise AccountError("Passwords must be at least 8 characters.")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(TOO_SHORT, "password")
     user.password_hash = creds.hash_password(password)
     session.flush()
+
+
+def password_change_problems(user: User, current: str, new: str) -> dict[str, str]:
+    """Why `user` may not replace their password `current` by `new`, by field (every reason at once, so a form can
+    show them all); empty when the change is allowed."""
+    problems: dict[str, str] = {}
+    if not creds.verify_password(current, user.password_hash):
+        problems["current_password"] = "This is not your current password."
+    if len(new) < MIN_PASSWORD_LENGTH:
+        problems["new_password"] = TOO_SHORT
+    return problems
+
+
+def change_password(session: Session, user: User, current: str, new: str) -> None:
+    """A signed-in person changing their own password: they must know the current one."""
+    problems = password_change_problems(user, current, new)
+    if problems:
+        attr, message = next(iter(problems.items()))
+        raise AccountError(message, attr)
+    set_password(session, user, new)
 
 
 def add_member(session: Session, organization: Organization, user: User, level: int = MembershipLevel.MEMBER) -> None:
@@ -148,6 +175,7 @@ def create_project(session: Session, organization: Organization | uuid.UUID, nam
     project = Project(organization_id=org_id, name=name[:200], api_token=creds.new_project_token())
     session.add(project)
     session.flush()
+    dsn_keys.create(session, project.id)  # Sentry SDKs work from the start, like PostHog's token
     return project
 
 
@@ -207,8 +235,10 @@ def update_project(
     if name is not None:
         name = name.strip()
         if not name:
-            raise AccountError("Project name must not be empty.")
-        project.name = name[:200]
+            raise AccountError("The project needs a name.", "name")
+        if len(name) > PROJECT_NAME_MAX:
+            raise AccountError(f"Ensure this field has no more than {PROJECT_NAME_MAX} characters.", "name")
+        project.name = name
     if autocapture_exceptions_opt_in is not None:
         project.autocapture_exceptions_opt_in = autocapture_exceptions_opt_in
     session.flush()
@@ -320,6 +350,7 @@ class Bootstrap:
     user: User
     password: str
     api_key: str
+    dsn_public_key: str | None = None
 
 
 ADMIN_EMAIL = "admin@faultline.local"
@@ -349,4 +380,12 @@ def bootstrap(session: Session) -> Bootstrap | None:
         level=MembershipLevel.OWNER,
     )
     _key, value = create_api_key(session, user, label="bootstrap", scopes=["*"])
-    return Bootstrap(organization=org, project=project, user=user, password=password, api_key=value)
+    key = dsn_keys.first_enabled(session, project.id)
+    return Bootstrap(
+        organization=org,
+        project=project,
+        user=user,
+        password=password,
+        api_key=value,
+        dsn_public_key=key.public_key if key is not None else None,
+    )

@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from faultline.accounts.models import Project
@@ -33,14 +33,15 @@ from faultline.http.cors import cors_headers, preflight_response
 from faultline.http.deps import READ_SESSION
 from faultline.http.errors import APIError
 from faultline.http.routing import Router
+from faultline.ids import parse_ascii_int
 from faultline.rules.client_rules import client_safe_rule
 from faultline.rules.models import ConfigRevision, SuppressionRule
 
-TOKEN = re.compile(r"^[A-Za-z0-9_\-]{1,100}$")
+TOKEN = re.compile(r"[A-Za-z0-9_\-]{1,100}")  # used with fullmatch
 SUPPORTED_COMPRESSION = ["gzip", "gzip-js"]
 MAX_CACHED_PROJECTS = 10_000
 
-router = Router(tags=["SDK remote config"])
+router = Router(tags=["SDK remote config"], slash_twins=True)  # every SDK start-up asks
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ class RemoteConfigCache:
 
     @staticmethod
     def project_key(session: Session, token: str) -> ProjectKey | None:
-        if not TOKEN.match(token):
+        if not TOKEN.fullmatch(token):
             return None
         row = session.execute(
             sa.select(Project.id, Project.autocapture_exceptions_opt_in, ConfigRevision.revision)
@@ -238,7 +239,7 @@ def _resolve(request: Request, session: Session, token: str | None) -> CachedCon
 
 def _version(request: Request) -> int:
     raw = request.query_params.get("v", "")
-    return int(raw) if raw.isdigit() and len(raw) < 4 else 1
+    return parse_ascii_int(raw, max_digits=3) or 1
 
 
 def _entry(request: Request, raw: bytes, session: Session) -> CachedConfig | Response:
@@ -286,13 +287,27 @@ def _decide(request: Request, raw: bytes, session: Session) -> Response:
     return Response(orjson.dumps(answer), media_type="application/json", headers=cors_headers(request))
 
 
+# Declared for the OpenAPI schema (and so for the fuzzer); the handlers read them from the query string, as the
+# schema-less GET /decide/ does.
+VERSION_PARAM = Query(None, alias="v", description="Answer format the SDK understands (1–4; anything else is 1).")
+CONFIG_PARAM = Query(None, alias="config", description="`true` or `1` adds the remote config to the answer.")
+
+
 @router.post("/flags/", summary="Feature flags (none) for SDKs; `?config=true` adds the remote config")
-def flags(request: Request, raw: bytes = Depends(raw_body), session: Session = READ_SESSION) -> Response:
+def flags(
+    request: Request,
+    raw: bytes = Depends(raw_body),
+    session: Session = READ_SESSION,
+    _v: str | None = VERSION_PARAM,
+    _config: str | None = CONFIG_PARAM,
+) -> Response:
     return _flags(request, raw, session)
 
 
 @router.post("/decide/", summary="Legacy SDK bootstrap (`?v=3|4`): remote config and an empty flag set")
-def decide(request: Request, raw: bytes = Depends(raw_body), session: Session = READ_SESSION) -> Response:
+def decide(
+    request: Request, raw: bytes = Depends(raw_body), session: Session = READ_SESSION, _v: str | None = VERSION_PARAM
+) -> Response:
     return _decide(request, raw, session)
 
 

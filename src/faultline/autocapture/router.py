@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import Depends, Query, Response
 from sqlalchemy.orm import Session
 
+from faultline.accounts.access import ProjectContext, project_access
 from faultline.autocapture import service
 from faultline.autocapture.schemas import LIBRARIES, ControlsIn, ControlsOut, SettingsIn, SettingsOut
 from faultline.http import errors
-from faultline.http.auth import ProjectContext, project_access
 from faultline.http.deps import READ_SESSION, WRITE_SESSION
 from faultline.http.responses import ORJSONResponse
 from faultline.http.routing import Router

@@ -4,12 +4,16 @@ Every 4xx/5xx body is ``{"type", "code", "detail", "attr"}`` exactly as PostHog'
 (drf-exceptions-hog) renders it: ``type`` is one of validation_error / invalid_request / authentication_error /
 throttled_error / server_error, ``code`` is the DRF error code (``invalid`` is reported as ``invalid_input``),
 ``detail`` is the first message and ``attr`` the offending field with nested keys joined by ``__``.
+
+Domain services raise `faultline.errors.DomainError`s; `DOMAIN_ERRORS` below is the one place that says which status
+and PostHog `type`/`code` each kind answers with, and the app's exception handler applies it.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -17,6 +21,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+
+from faultline import errors as domain
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +109,46 @@ def throttled(wait_seconds: int | None = None) -> APIError:
         detail += f" Expected available in {wait_seconds} second{'s' if wait_seconds != 1 else ''}."
         headers["Retry-After"] = str(wait_seconds)
     return APIError(429, type="throttled_error", code="throttled", detail=detail, headers=headers)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """How the API answers one kind of domain error: `code` when the error names none; `attr`: whether the field
+    is reported (DRF's 403 and 404 never name one, even when the UI uses it to place the message)."""
+
+    status: int
+    type: str
+    code: str
+    attr: bool = True
+
+
+# Looked up along the error's class hierarchy, so a domain's own subclass (IssueNotFound, HashInUse…) answers like
+# the kind it derives from; a class deriving from two kinds answers like the first one in its bases.
+DOMAIN_ERRORS: dict[type[domain.DomainError], Answer] = {
+    domain.NotFound: Answer(404, "invalid_request", "not_found", attr=False),
+    domain.ValidationFailed: Answer(400, "validation_error", "invalid"),
+    domain.BadRequest: Answer(400, "invalid_request", "invalid_request"),
+    domain.PermissionDenied: Answer(403, "authentication_error", "permission_denied", attr=False),
+    domain.Unavailable: Answer(500, "server_error", "error", attr=False),
+}
+_UNREGISTERED = DOMAIN_ERRORS[domain.ValidationFailed]
+
+
+def from_domain(error: domain.DomainError) -> APIError:
+    """The API answer for a domain error."""
+    answer = next((DOMAIN_ERRORS[c] for c in type(error).__mro__ if c in DOMAIN_ERRORS), _UNREGISTERED)
+    return APIError(
+        answer.status,
+        type=answer.type,
+        code=error.code or answer.code,
+        detail=error.detail,
+        attr=error.attr if answer.attr else None,
+    )
+
+
+def domain_response(error: domain.DomainError) -> Response:
+    """For endpoints that must commit before refusing (a returned, not raised, domain error)."""
+    return error_response(from_domain(error))
 
 
 def join_attr(parts: Iterable[object]) -> str | None:
@@ -201,9 +247,19 @@ class FieldError(ValueError):
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    from starlette.requests import ClientDisconnect
+
+    from faultline.http.disconnects import client_disconnected
+
+    app.add_exception_handler(ClientDisconnect, client_disconnected)  # type: ignore[arg-type]
+
     @app.exception_handler(APIError)
     async def _api_error(_request: Request, exc: APIError) -> Response:
         return error_response(exc)
+
+    @app.exception_handler(domain.DomainError)
+    async def _domain_error(_request: Request, exc: domain.DomainError) -> Response:
+        return error_response(from_domain(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> Response:

@@ -16,6 +16,9 @@ from fastapi import Query, Request
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from faultline.http import links
+from faultline.ids import parse_ascii_int
+
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 # Larger offsets cannot match anything, and unbounded ones overflow SQLite's 64-bit integers (a 500).
@@ -33,13 +36,11 @@ class Page(BaseModel, Generic[T]):
 
 
 def _positive_int(raw: str | None, *, strict: bool, cutoff: int | None = None) -> int | None:
-    if raw is None:
+    """DRF's leniency, except that only ASCII digits count (`int()` would also read `١` as 1 and `1_0` as 10)."""
+    value = parse_ascii_int(raw.strip() if raw is not None else None, max_digits=30)
+    if value is None:
         return None
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        return None
-    if value < 0 or (strict and value == 0):
+    if strict and value == 0:
         return None
     if cutoff is not None:
         value = min(value, cutoff)
@@ -53,7 +54,8 @@ class PageParams:
     url: str
 
     def link(self, offset: int | None) -> str:
-        """The request URL with limit/offset replaced (offset None removes it, as DRF does for page one)."""
+        """The request URL (on the public URL) with limit/offset replaced (offset None removes it, as DRF does for
+        page one)."""
         parts = urlsplit(self.url)
         query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in ("limit", "offset")]
         query.append(("limit", str(self.limit)))
@@ -84,7 +86,7 @@ def page_params_factory(default_limit: int = DEFAULT_LIMIT, max_limit: int = MAX
     ) -> PageParams:
         parsed_limit = _positive_int(limit, strict=True, cutoff=max_limit) or default_limit
         parsed_offset = _positive_int(offset, strict=False, cutoff=MAX_OFFSET) or 0
-        return PageParams(limit=parsed_limit, offset=parsed_offset, url=str(request.url))
+        return PageParams(limit=parsed_limit, offset=parsed_offset, url=links.public_url(request))
 
     return dependency
 

@@ -8,6 +8,7 @@ transaction so "accepted" is exactly the number of stored events.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import threading
 from collections import defaultdict
@@ -17,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from faultline.db import Database, insert_for, utcnow
+from faultline.db import Database, excluded_of, insert_for, utcnow
 from faultline.ingest.models import IngestCounter, IngestError
 
 log = logging.getLogger(__name__)
@@ -27,11 +28,19 @@ RECEIVED = "received"  # $exception events queued by capture
 NON_EXCEPTION = "non_exception"  # other events: acknowledged, counted, not stored
 TOO_LARGE = "too_large"  # events (or whole requests) refused with 413
 REJECTED_INVALID = "rejected_invalid"  # refused by capture's shape checks (400)
+QUEUE_FULL = "queue_full"  # refused by capture with 503 because the queue was at its limit (the SDK retries)
 ACCEPTED = "accepted"  # stored by the digest
 DROPPED_INVALID = "dropped_invalid"  # queued, then found unusable by the digest
 DROPPED_SUPPRESSED = "dropped_suppressed"  # issue suppressed or a suppression rule matched
 DUPLICATE = "duplicate"  # same uuid already stored (SDK retry or queue redelivery)
-FAILED = "failed"  # digest crashed on the event repeatedly; given up
+RATE_LIMITED = "rate_limited"  # over a rate limit: counted on its issue (per-issue) or refused with 429 (project)
+NEW_ISSUE_LIMITED = "new_issue_limited"  # would have opened an issue past FAULTLINE_NEW_ISSUES_PER_HOUR
+FAILED = "failed"  # digest crashed on the event at every delivery (5); dead-lettered
+
+# Counters of Sentry envelopes, one per item type and one per (reason, category) of client reports: named
+# `sentry_item:<type>` and `client_report:<reason>:<category>` (only known names; others are counted as `other`).
+SENTRY_ITEM_PREFIX = "sentry_item:"
+CLIENT_REPORT_PREFIX = "client_report:"
 
 KEEP_ERRORS = 100  # per project
 
@@ -44,6 +53,9 @@ COUNTERS = (
     DROPPED_SUPPRESSED,
     REJECTED_INVALID,
     TOO_LARGE,
+    QUEUE_FULL,
+    RATE_LIMITED,
+    NEW_ISSUE_LIMITED,
     NON_EXCEPTION,
     FAILED,
 )
@@ -57,16 +69,21 @@ def counter_rows(counts: Mapping[tuple[int, dt.date, str], int]) -> list[dict[st
     ]
 
 
+@functools.cache
+def _counters_upsert(dialect_name: str) -> Any:
+    """Built once per dialect: every digest batch (and every diagnostics flush) runs it."""
+    table = IngestCounter.__table__
+    stmt = insert_for(dialect_name, table)
+    return stmt.on_conflict_do_update(
+        index_elements=["project_id", "day", "name"], set_={"value": table.c.value + excluded_of(table).value}
+    )
+
+
 def add_counters(session: Session, counts: Mapping[tuple[int, dt.date, str], int]) -> None:
     rows = counter_rows(counts)
     if not rows:
         return
-    table = IngestCounter.__table__
-    stmt = insert_for(session.get_bind().dialect.name, table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["project_id", "day", "name"], set_={"value": table.c.value + stmt.excluded.value}
-    )
-    session.execute(stmt, rows)
+    session.execute(_counters_upsert(session.get_bind().dialect.name), rows)
 
 
 def add_errors(session: Session, rows: Iterable[Mapping[str, Any]]) -> None:
@@ -178,9 +195,11 @@ def report(
     errors_limit: int,
     include_unscoped: bool,
     queue: Any,
+    degradations: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The ingestion report of one project (REST endpoint and UI page): per-day counters newest first, totals,
-    the newest errors and the queue backlog.
+    the newest errors, the queue backlog and whether ingestion is degraded and why (the reasons `/_health` gives:
+    they concern the whole installation, and say nothing about other tenants).
 
     Unknown-token and oversized-body errors belong to no project and may carry another tenant's token, so they are
     included (last day only) only when `include_unscoped` — for instance administrators.
@@ -194,7 +213,16 @@ def report(
     ).all()
     per_day: dict[dt.date, dict[str, int]] = {}
     totals = dict.fromkeys(COUNTERS, 0)
+    sentry_items: dict[str, int] = defaultdict(int)
+    client_reports: dict[tuple[str, str], int] = defaultdict(int)
     for day, name, value in rows:
+        if name.startswith(SENTRY_ITEM_PREFIX):
+            sentry_items[name[len(SENTRY_ITEM_PREFIX) :]] += int(value)
+            continue
+        if name.startswith(CLIENT_REPORT_PREFIX):
+            reason, _, category = name[len(CLIENT_REPORT_PREFIX) :].partition(":")
+            client_reports[(reason, category)] += int(value)
+            continue
         per_day.setdefault(day, dict.fromkeys(COUNTERS, 0))[name] = int(value)
         totals[name] = totals.get(name, 0) + int(value)
 
@@ -222,5 +250,12 @@ def report(
             }
             for r in error_rows
         ],
+        # Sentry envelopes: items received by type, and what the SDKs reported they dropped themselves.
+        "sentry_items": dict(sorted(sentry_items.items())),
+        "client_reports": [
+            {"reason": reason, "category": category, "quantity": quantity}
+            for (reason, category), quantity in sorted(client_reports.items(), key=lambda kv: (-kv[1], kv[0]))
+        ],
         "queue": {"backend": queue.backend if pending is not None else "unavailable", "pending": pending},
+        "health": {"status": "degraded" if degradations else "ok", "reasons": list(degradations or [])},
     }

@@ -1,165 +1,121 @@
-"""From decoded JSON bytes to the events of a capture request, with the light checks capture can afford.
+"""Sentry envelopes, split into items without looking inside most of them.
 
-Body shapes (sdk-wire-formats.md TL;DR §2): `{api_key|token, batch: [...], sent_at}` (posthog-python V0, current
-posthog-js), `{created_at, batch: [...]}` + Bearer (posthog-python V1), a single event object (docs, old JS) and
-a bare array of events (old JS). Deep validation belongs to the digest; capture only rejects what can never become
-an issue, so the SDK is told at once (a 4xx is not retried) instead of the event vanishing later.
+    {envelope header JSON}\n
+    {item header JSON: type, length?, content_type?, ...}\n
+    <payload: `length` bytes, or up to the next \n>\n
+    ...
+
+Bounded before any work: header lines (`FAULTLINE_SENTRY_MAX_HEADER_BYTES`) and the number of items
+(`FAULTLINE_SENTRY_MAX_ITEMS`); a `length` past the end of the body, a header line that is not a JSON object or an
+item without a `type` make the whole envelope malformed (400) — a truncated envelope is a broken transport, and
+guessing which part of it is intact would store garbage. Payloads are memoryview slices of the decoded body, so
+attachments and replays that are only counted are never copied.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from faultline.http import errors
-from faultline.ids import uuid7
-
-EXCEPTION_EVENT = "$exception"
-MAX_EXCEPTIONS = 100  # posthog-python and posthog-js send at most 50
-MAX_FRAMES = 1000  # per exception; the SDKs send at most 50, Sentry's SDKs 250
-MAX_EVENTS_PER_REQUEST = 10_000
-_STRING_OR_NULL = (str, type(None))
+_NEWLINE = 0x0A
 
 
-@dataclass
-class Envelope:
-    events: list[Any]
-    token: str | None
-    sent_at: str | None
+class EnvelopeError(Exception):
+    """The envelope cannot be read; `status` is 400 (malformed) or 413 (over a limit)."""
 
-
-def parse_json(data: bytes) -> Any:
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        # orjson refuses invalid UTF-8, lone surrogates and nesting deeper than 1024 levels: all land here.
-        raise errors.parse_error(f"Malformed request data: {exc}") from None
-
-
-def _token_of(value: Any) -> str | None:
-    return value if isinstance(value, str) and value.strip() else None
-
-
-def parse_envelope(data: bytes) -> Envelope:
-    body = parse_json(data)
-    if isinstance(body, list):
-        events, token, sent_at = body, None, None
-    elif isinstance(body, dict):
-        if "batch" in body:
-            events = body["batch"]
-            if not isinstance(events, list):
-                raise errors.validation_error("`batch` must be a list of events.", "batch")
-        elif "event" in body:
-            events = [body]
-        else:
-            raise errors.validation_error("Request has neither `batch` nor `event`.", None, code="invalid_payload")
-        token = _token_of(body.get("api_key")) or _token_of(body.get("token"))
-        sent_at = body.get("sent_at") if isinstance(body.get("sent_at"), str) else None
-    else:
-        raise errors.validation_error("Request body must be a JSON object or array.", None, code="invalid_payload")
-    if len(events) > MAX_EVENTS_PER_REQUEST:
-        raise errors.payload_too_large(f"A request may carry at most {MAX_EVENTS_PER_REQUEST} events.")
-    if not token:
-        for event in events[:1]:
-            if isinstance(event, dict):
-                props = event.get("properties")
-                token = _token_of(event.get("api_key")) or _token_of(event.get("token"))
-                if not token and isinstance(props, dict):
-                    token = _token_of(props.get("token"))
-    return Envelope(events=events, token=token, sent_at=sent_at)
-
-
-class EventRejected(Exception):
-    def __init__(self, detail: str, attr: str) -> None:
+    def __init__(self, detail: str, *, status: int = 400) -> None:
         super().__init__(detail)
         self.detail = detail
-        self.attr = attr
+        self.status = status
 
 
-def _check_exception_list(value: Any, attr: str) -> None:
-    if not isinstance(value, list):
-        raise EventRejected("$exception_list must be a list.", attr)
-    if len(value) > MAX_EXCEPTIONS:
-        raise EventRejected(f"$exception_list has more than {MAX_EXCEPTIONS} exceptions.", attr)
-    for i, entry in enumerate(value):
-        where = f"{attr}__{i}"
-        if not isinstance(entry, dict):
-            raise EventRejected("Each exception must be an object.", where)
-        if not isinstance(entry.get("type"), str):
-            raise EventRejected("Exception `type` is required and must be a string.", f"{where}__type")
-        if not isinstance(entry.get("value", ""), _STRING_OR_NULL):
-            raise EventRejected("Exception `value` must be a string.", f"{where}__value")
-        if not isinstance(entry.get("mechanism"), (dict, type(None))):
-            raise EventRejected("Exception `mechanism` must be an object.", f"{where}__mechanism")
-        stack = entry.get("stacktrace")
-        if stack is None:
+@dataclass(slots=True)
+class Item:
+    type: str
+    headers: dict[str, Any]
+    payload: memoryview
+    length_mismatch: bool = False  # `length` ran past the end of the body; the item was read as a line
+
+
+@dataclass(slots=True)
+class Envelope:
+    headers: dict[str, Any]
+    items: list[Item]
+
+
+def _header_line(data: memoryview, start: int, max_header_bytes: int, what: str) -> tuple[dict[str, Any], int]:
+    """The JSON object on the line starting at `start`, and where the next line starts."""
+    window = bytes(data[start : start + max_header_bytes + 1])
+    end = window.find(b"\n")
+    if end == -1:
+        if len(window) > max_header_bytes:
+            raise EnvelopeError(
+                f"{what} is longer than {max_header_bytes} bytes (FAULTLINE_SENTRY_MAX_HEADER_BYTES).", status=413
+            )
+        end = len(window)
+    line = window[:end]
+    try:
+        value = orjson.loads(line) if line.strip() else None
+    except orjson.JSONDecodeError:
+        raise EnvelopeError(f"{what} is not valid JSON.") from None
+    if not isinstance(value, dict):
+        raise EnvelopeError(f"{what} must be a JSON object.")
+    return value, start + end + 1
+
+
+def parse(body: bytes | bytearray, *, max_items: int, max_header_bytes: int) -> Envelope:
+    data = memoryview(body)
+    size = len(data)
+    headers, pos = _header_line(data, 0, max_header_bytes, "Envelope header")
+    items: list[Item] = []
+    while pos < size:
+        # Blank lines between items (and a trailing newline) carry nothing.
+        if data[pos] == _NEWLINE or bytes(data[pos : pos + 1]).isspace():
+            pos += 1
             continue
-        if not isinstance(stack, dict):
-            raise EventRejected("Exception `stacktrace` must be an object.", f"{where}__stacktrace")
-        frames = stack.get("frames", [])
-        if not isinstance(frames, list):
-            raise EventRejected("`stacktrace.frames` must be a list.", f"{where}__stacktrace__frames")
-        if len(frames) > MAX_FRAMES:
-            raise EventRejected(f"A stack trace may have at most {MAX_FRAMES} frames.", f"{where}__stacktrace__frames")
-        for j, frame in enumerate(frames):
-            if not isinstance(frame, dict):
-                raise EventRejected("Each frame must be an object.", f"{where}__stacktrace__frames__{j}")
+        if len(items) >= max_items:
+            raise EnvelopeError(f"Envelope has more than {max_items} items (FAULTLINE_SENTRY_MAX_ITEMS).", status=413)
+        item_headers, pos = _header_line(data, pos, max_header_bytes, f"Header of item {len(items)}")
+        kind = item_headers.get("type")
+        if not isinstance(kind, str) or not kind:
+            raise EnvelopeError(f"Item {len(items)} has no `type`.")
+        length = item_headers.get("length")
+        if length is not None:
+            if not isinstance(length, int) or isinstance(length, bool) or length < 0:
+                raise EnvelopeError(f"Item {len(items)} has an invalid `length`.")
+            end = pos + length
+            if end <= size:
+                payload = data[pos:end]
+                pos = end
+                if pos < size:
+                    if data[pos] != _NEWLINE:
+                        raise EnvelopeError(f"Item {len(items)} ({kind}) is longer than its declared `length`.")
+                    pos += 1
+                items.append(Item(kind, item_headers, payload))
+                continue
+            # A `length` past the end of the body: read the item as a line instead. Envelopes edited after the
+            # SDK wrote them (a proxy that rewrote a path, the recorded fixture) look like this; a payload that was
+            # really cut short is still refused, by the JSON check of the items that are parsed.
+            mismatched = True
+        else:
+            mismatched = False
+        end = _find_newline(data, pos)
+        end = size if end == -1 else end
+        payload = data[pos:end]
+        pos = end + 1
+        items.append(Item(kind, item_headers, payload, length_mismatch=mismatched))
+    return Envelope(headers, items)
 
 
-def check_event(event: Any, index: int) -> None:
-    """Raise EventRejected for an event that can never be digested."""
-    where = f"batch__{index}"
-    if not isinstance(event, dict):
-        raise EventRejected("Each event must be a JSON object.", where)
-    name = event.get("event")
-    if not isinstance(name, str) or not name:
-        raise EventRejected("`event` is required and must be a non-empty string.", f"{where}__event")
-    props = event.get("properties", {})
-    if not isinstance(props, (dict, type(None))):
-        raise EventRejected("`properties` must be an object.", f"{where}__properties")
-    if name != EXCEPTION_EVENT:
-        return
-    props = props or {}
-    if "$exception_list" in props and props["$exception_list"] is not None:
-        _check_exception_list(props["$exception_list"], f"{where}__properties__$exception_list")
-        if not props["$exception_list"] and not isinstance(props.get("$exception_type"), str):
-            raise EventRejected("$exception_list is empty.", f"{where}__properties__$exception_list")
-    elif not isinstance(props.get("$exception_type"), str):
-        raise EventRejected(
-            "An $exception event needs a non-empty $exception_list.", f"{where}__properties__$exception_list"
-        )
-    timestamp = event.get("timestamp")
-    if timestamp is not None and not isinstance(timestamp, (str, int, float)):
-        raise EventRejected("`timestamp` must be an ISO 8601 string.", f"{where}__timestamp")
-
-
-def event_uuid(event: dict[str, Any]) -> str:
-    """The event's uuid, normalised; events without a usable one get a fresh UUIDv7 *here*, before queueing, so
-    a redelivered message keeps its identity and the digest's idempotency holds."""
-    raw = event.get("uuid")
-    if isinstance(raw, str) and len(raw) <= 64:
-        try:
-            return str(uuid.UUID(raw))
-        except ValueError:
-            pass
-    return str(uuid7())
-
-
-def queue_payload(
-    event: dict[str, Any],
-    *,
-    sent_at: str | None,
-    received_at: dt.datetime,
-    sdk_info: str | None = None,
-) -> bytes:
-    """The document the digest worker reads back (see `faultline.pipeline.parse.from_payload`)."""
-    doc: dict[str, Any] = {"event": event, "received_at": received_at.isoformat()}
-    if sent_at:
-        doc["sent_at"] = sent_at
-    if sdk_info:
-        doc["sdk_info"] = sdk_info
-    return orjson.dumps(doc)
+def _find_newline(data: memoryview, start: int, step: int = 1 << 16) -> int:
+    """Absolute index of the next newline at or after `start`, or -1 (scanning in slices, never the whole body)."""
+    pos = start
+    while pos < len(data):
+        chunk = bytes(data[pos : pos + step])
+        found = chunk.find(b"\n")
+        if found != -1:
+            return pos + found
+        pos += len(chunk)
+    return -1

@@ -23,6 +23,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from faultline.db import insert_for
+from faultline.issues import tags
+from faultline.issues.culprit import culprit_of
 from faultline.issues.models import Event, Issue, IssueFingerprint, IssueUser, IssueVolumeDaily, IssueVolumeHourly
 from faultline.issues.sanitize import clean_text
 
@@ -54,13 +56,37 @@ def _join_distinct(parts: Iterable[Any], limit: int = SEARCH_COLUMN_MAX) -> str 
     return SEARCH_SEPARATOR.join(kept) if kept else None
 
 
-def search_columns(types: Sequence[Any] | None, values: Sequence[Any] | None) -> dict[str, str | None]:
-    """The `exception_types` / `exception_values` columns for an issue from one event's `$exception_types` and
-    `$exception_values` (what the digest worker passes when it creates an issue). Anything but a list is ignored."""
+def search_columns(
+    types: Sequence[Any] | None,
+    values: Sequence[Any] | None,
+    exception_list: Any = None,
+) -> dict[str, str | None]:
+    """The search columns for an issue from one event: `$exception_types` / `$exception_values` and the function and
+    file names of the frames of `$exception_list` (what the digest worker passes when it creates an issue).
+    Anything of the wrong shape is ignored."""
+    functions, sources = frame_names(exception_list)
     return {
         "exception_types": _join_distinct(types if isinstance(types, list | tuple) else ()),
         "exception_values": _join_distinct(values if isinstance(values, list | tuple) else ()),
+        "exception_functions": _join_distinct(functions),
+        "exception_sources": _join_distinct(sources),
     }
+
+
+def frame_names(exception_list: Any) -> tuple[list[str], list[str]]:
+    """Function and file names of every frame of every exception in the chain, in-app frames first (they are the
+    ones people search for, and the column is capped), each list in order of appearance."""
+    frames: list[Any] = []
+    if isinstance(exception_list, list):
+        for exc in exception_list[:50]:
+            stack = exc.get("stacktrace") if isinstance(exc, dict) else None
+            found = stack.get("frames") if isinstance(stack, dict) else None
+            if isinstance(found, list):
+                frames.extend(f for f in found[:500] if isinstance(f, dict))
+    ordered = [f for f in frames if f.get("in_app") is True] + [f for f in frames if f.get("in_app") is not True]
+    functions = [f.get("resolved_name") or f.get("mangled_name") or f.get("function") for f in ordered]
+    sources = [f.get("source") or f.get("filename") for f in ordered]
+    return [n for n in functions if isinstance(n, str)], [s for s in sources if isinstance(s, str)]
 
 
 def combine_search_columns(*columns: str | None) -> str | None:
@@ -148,6 +174,7 @@ def recompute(session: Session, issue_ids: Iterable[uuid.UUID]) -> None:
         }
         if count:
             values.update(_missing_search_columns(session, issue_id))
+        tags.rebuild(session, [issue_id])
         session.execute(sa.update(Issue).where(Issue.id == issue_id).values(**values))
 
 
@@ -155,9 +182,11 @@ def _missing_search_columns(session: Session, issue_id: uuid.UUID) -> dict[str, 
     """Search columns for an issue that has none yet (one created by a split), from its newest event. Existing
     columns are kept: after a merge they hold every merged issue's types and messages."""
     current = session.execute(
-        sa.select(Issue.exception_types, Issue.exception_values).where(Issue.id == issue_id)
+        sa.select(Issue.exception_types, Issue.exception_values, Issue.exception_functions, Issue.culprit).where(
+            Issue.id == issue_id
+        )
     ).one_or_none()
-    if current is None or current.exception_types or current.exception_values:
+    if current is None or current.exception_types or current.exception_values or current.exception_functions:
         return {}
     properties = session.execute(
         sa.select(Event.properties)
@@ -168,7 +197,12 @@ def _missing_search_columns(session: Session, issue_id: uuid.UUID) -> dict[str, 
     if not isinstance(properties, dict):
         return {}
     types, values = properties.get("$exception_types"), properties.get("$exception_values")
-    return search_columns(types if isinstance(types, list) else None, values if isinstance(values, list) else None)
+    found = search_columns(
+        types if isinstance(types, list) else None,
+        values if isinstance(values, list) else None,
+        properties.get("$exception_list"),
+    )
+    return {**found, "culprit": current.culprit or culprit_of(properties.get("$exception_list"))}
 
 
 def merge_into(session: Session, target_id: uuid.UUID, source_ids: Sequence[uuid.UUID]) -> None:
@@ -200,6 +234,8 @@ def merge_into(session: Session, target_id: uuid.UUID, source_ids: Sequence[uuid
         .on_conflict_do_nothing(index_elements=["issue_id", "distinct_id"])
     )
 
+    tags.merge_into(session, target_id, source_ids)
+
     ids = [target_id, *source_ids]
     occurrences, first_seen, last_seen = session.execute(
         sa.select(sa.func.sum(Issue.occurrences), sa.func.min(Issue.first_seen), sa.func.max(Issue.last_seen)).where(
@@ -207,7 +243,9 @@ def merge_into(session: Session, target_id: uuid.UUID, source_ids: Sequence[uuid
         )
     ).one()
     search = session.execute(
-        sa.select(Issue.id, Issue.exception_types, Issue.exception_values).where(Issue.id.in_(ids))
+        sa.select(
+            Issue.id, Issue.exception_types, Issue.exception_values, Issue.exception_functions, Issue.exception_sources
+        ).where(Issue.id.in_(ids))
     ).all()
     ordered = sorted(search, key=lambda row: 0 if row.id == target_id else 1)
     users = session.execute(
@@ -223,6 +261,8 @@ def merge_into(session: Session, target_id: uuid.UUID, source_ids: Sequence[uuid
             last_seen=last_seen,
             exception_types=combine_search_columns(*(row.exception_types for row in ordered)),
             exception_values=combine_search_columns(*(row.exception_values for row in ordered)),
+            exception_functions=combine_search_columns(*(row.exception_functions for row in ordered)),
+            exception_sources=combine_search_columns(*(row.exception_sources for row in ordered)),
         )
     )
 

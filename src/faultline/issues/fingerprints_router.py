@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import Depends, Query, Response
 from sqlalchemy.orm import Session
 
+from faultline.accounts.access import ProjectContext, project_access
 from faultline.http import errors
-from faultline.http.auth import ProjectContext, project_access
 from faultline.http.deps import READ_SESSION
 from faultline.http.pagination import Page, PageParams, page_params, paginate_query
 from faultline.http.routing import Router

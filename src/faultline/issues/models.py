@@ -67,6 +67,14 @@ class Issue(Base):
     # exception types and messages of the chain, newline-separated (see `faultline.issues.aggregates.search_columns`).
     exception_types: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     exception_values: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    # Function and file names of the chain's frames (in-app first), for "file:…" / "function:…" and plain words.
+    exception_functions: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    exception_sources: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    # The release whose event reopened this resolved issue, when the issue had never been seen in it: the fix
+    # shipped and the error came back in a newer build (set by the digest, see `faultline.pipeline.linking`).
+    regressed_in: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+    # `function in file` of the frame the exception was raised in (`faultline.issues.culprit`), set at creation.
+    culprit: Mapped[str | None] = mapped_column(sa.String(300), nullable=True)
 
 
 class IssueFingerprint(Base):
@@ -130,9 +138,31 @@ class IssueUser(Base):
     """Distinct ids seen per issue; its row count is `issues.users`."""
 
     __tablename__ = "issue_users"
+    # "user:<distinct id>" in the issue search starts from the user's rows.
+    __table_args__ = (sa.Index("ix_issue_users_distinct_id", "distinct_id"),)
 
     issue_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True)
     distinct_id: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+
+
+class IssueTag(Base):
+    """Per issue, the values of the few low-cardinality event facts people filter by — release, environment,
+    level — with counts and first/last seen, kept by the digest worker like the other aggregates.
+
+    They answer "first seen in / seen in releases", the Releases page's issue counts and the list's release,
+    environment and level filters from an index instead of from the events (which have no per-property index).
+    """
+
+    __tablename__ = "issue_tags"
+    __table_args__ = (sa.Index("ix_issue_tags_project_key_value", "project_id", "key", "value"),)
+
+    issue_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    project_id: Mapped[int] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"))
+    count: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    first_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 class Event(Base):
@@ -145,6 +175,8 @@ class Event(Base):
         sa.Index("ix_events_issue_timestamp", "issue_id", "timestamp"),
         sa.Index("ix_events_project_timestamp", "project_id", "timestamp"),
         sa.Index("ix_events_project_fingerprint", "project_id", "fingerprint"),
+        # Byte-budget eviction walks a project's unpinned events oldest first (faultline.retention).
+        sa.Index("ix_events_project_pinned_timestamp", "project_id", "pinned", "timestamp"),
     )
 
     id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
@@ -158,7 +190,16 @@ class Event(Base):
     lib: Mapped[str | None] = mapped_column(sa.String(100), nullable=True)
     lib_version: Mapped[str | None] = mapped_column(sa.String(100), nullable=True)
     level: Mapped[str | None] = mapped_column(sa.String(20), nullable=True)
+    # What the issue page's breakdowns count (`faultline.issues.breakdowns`), copied out of the properties when the
+    # event is stored: reading 500 rows' columns costs nothing, parsing 500 stored JSON documents ~1 ms each.
+    browser: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+    os: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+    url: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
     properties: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    # Stored size (properties JSON + row overhead), summed into project_storage so the byte budget is cheap to read.
+    size_bytes: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    # The event that created or reopened its issue: byte-budget eviction never removes it.
+    pinned: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
 
 
 class ActivityLog(Base):

@@ -8,6 +8,7 @@ The list is answered from `issues` columns, one assignment lookup and two volume
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Sequence
@@ -17,11 +18,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from faultline.accounts.assignees import assignee_json
 from faultline.accounts.models import RoleMembership, User
-from faultline.issues import aggregates, search
+from faultline.db import check_only
+from faultline.issues import aggregates, search, tags
 from faultline.issues.filters import IssueQuery, PropertyTerm
 from faultline.issues.lifecycle import SCOPE
-from faultline.issues.models import ActivityLog, Event, Issue, IssueAssignment, IssueFingerprint
+from faultline.issues.models import ActivityLog, Event, Issue, IssueAssignment, IssueFingerprint, IssueUser
 from faultline.issues.sanitize import is_storable
 from faultline.issues.search import like_pattern as _like_pattern
 
@@ -37,24 +40,26 @@ ISSUE_COLUMNS = (
     Issue.last_seen,
     Issue.occurrences,
     Issue.users,
+    Issue.culprit,
 )
 
-_ORDER_COLUMNS = {
+# Severity sorts by rank (critical first when descending); an issue without one sorts as NULL (last descending).
+SEVERITY_RANK = sa.case(
+    (Issue.severity == "critical", 4),
+    (Issue.severity == "high", 3),
+    (Issue.severity == "medium", 2),
+    (Issue.severity == "low", 1),
+    else_=sa.null(),
+)
+
+_ORDER_COLUMNS: dict[str, Any] = {
     "last_seen": Issue.last_seen,
+    "severity": SEVERITY_RANK,
     "first_seen": Issue.first_seen,
     "occurrences": Issue.occurrences,
     "users": Issue.users,
     "created_at": Issue.created_at,
 }
-
-
-def assignee_json(user_id: int | None, role_id: uuid.UUID | None) -> dict[str, Any] | None:
-    """PostHog's assignee representation: user ids are integers, role ids UUID strings."""
-    if user_id is not None:
-        return {"id": user_id, "type": "user"}
-    if role_id is not None:
-        return {"id": str(role_id), "type": "role"}
-    return None
 
 
 def assignees_for(session: Session, issue_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
@@ -84,6 +89,7 @@ def serialize_issue(
         "severity": row.severity,
         "name": row.name,
         "description": row.description,
+        "culprit": row.culprit,
         "first_seen": first_seen,
         "last_seen": row.last_seen,
         "created_at": row.created_at,
@@ -174,7 +180,10 @@ def issue_conditions(
     (project_id, …) index and fetching every row by rowid: 2–3× faster when most rows must be inspected anyway,
     as in a substring search.
     """
-    project = (Issue.project_id + 0) == project_id if scan else Issue.project_id == project_id
+    # `+ 0` also when a user term already named the few candidate issues: they are then fetched by primary key
+    # (without statistics SQLite preferred walking the project's index, 100 000 rows, for 9 ids).
+    unindexed = scan or query.issue_ids is not None
+    project = (Issue.project_id + 0) == project_id if unindexed else Issue.project_id == project_id
     conditions: list[sa.ColumnElement[bool]] = [project]
     if len(query.statuses) == 1:
         conditions.append(Issue.status == query.statuses[0])
@@ -182,9 +191,15 @@ def issue_conditions(
         conditions.append(Issue.status.in_(query.statuses))
     if query.severities:
         conditions.append(Issue.severity.in_(query.severities))
-    if query.search and with_search:
-        conditions.append(search.match_clause(dialect, query.search))
+    for term in query.terms:
+        # Without `with_search` the FTS index has already applied the terms it answers exactly.
+        if with_search or not search.index_exact(term):
+            conditions.append(search.match_clause(dialect, term))
+    conditions.extend(search.user_clause(dialect, user) for user in query.users)
+    if query.issue_ids is not None:
+        conditions.append(Issue.id.in_(list(query.issue_ids)))
     conditions.extend(_property_clause(dialect, term) for term in query.properties)
+    conditions.extend(tags.filter_clause(project_id, key, values, Issue.id) for key, values in query.tags)
     first_seen = sa.func.coalesce(Issue.first_seen, Issue.created_at)
     if query.first_seen_after is not None:
         conditions.append(first_seen >= query.first_seen_after)
@@ -215,34 +230,19 @@ def _ordering(dialect: str, query: IssueQuery) -> list[Any]:
     return [primary, Issue.id.asc()]
 
 
-def _sort_key(query: IssueQuery) -> Any:
-    """Python twin of `_ordering` (NULLs last when descending, first when ascending; ties by id)."""
+def _sorted(rows: Sequence[Any], query: IssueQuery) -> list[Any]:
+    """Python twin of `_ordering` for probe rows (id, order value): NULLs last when descending, first when
+    ascending; ties by id. One tuple key and `reverse` (C comparisons), not a Python-level comparison per pair."""
 
     def key(row: Any) -> tuple[Any, ...]:
         value = row[1]
-        missing = value is None
-        if query.descending:
-            return (missing, _Reverse(value) if not missing else 0, _Reverse(row.id))
-        return (not missing, value if not missing else 0, row.id)
+        return (value is not None, value if value is not None else 0, row.id)
 
-    return key
-
-
-class _Reverse:
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __lt__(self, other: _Reverse) -> bool:
-        return bool(self.value > other.value)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Reverse) and self.value == other.value
+    return sorted(rows, key=key, reverse=query.descending)
 
 
 def _count(session: Session, dialect: str, project_id: int, query: IssueQuery, user_id: int | None) -> int:
-    scan = bool(query.search)
+    scan = bool(query.terms)
     conditions = issue_conditions(dialect, project_id, query, scan=scan)
     if query.assignee is not None and query.assignee.kind == "unassigned":
         # Everything minus the assigned ones: two cheap counts instead of an anti-join probe per issue.
@@ -261,10 +261,8 @@ def _count(session: Session, dialect: str, project_id: int, query: IssueQuery, u
 def _only_index_filters(query: IssueQuery) -> bool:
     """Whether the search index's row map (project, status) can answer the count without reading `issues`: no
     filter but search and status (spelled as a comparison so that a filter added to IssueQuery later counts as one)."""
-    plain = IssueQuery(
-        statuses=query.statuses, search=query.search, order_by=query.order_by, descending=query.descending
-    )
-    return query == plain
+    plain = IssueQuery(statuses=query.statuses, terms=query.terms, order_by=query.order_by, descending=query.descending)
+    return query == plain and all(search.index_exact(term) for term in query.terms)
 
 
 def _index_pays(query: IssueQuery) -> bool:
@@ -272,17 +270,17 @@ def _index_pays(query: IssueQuery) -> bool:
     assignment side instead, testing LIKE on those rows; looking up the assignment of every FTS match costs more
     when the term is common (bench data, active "KeyError" issues assigned to me: 57 ms CPU through the index,
     28 ms from the assignments)."""
-    assert query.search is not None
     if query.assignee is not None and query.assignee.kind != "unassigned":
         return False
-    return search.indexable(query.search)
+    if query.issue_ids is not None:
+        return False  # a user term left a few candidates: testing LIKE on them beats any index walk
+    return any(search.indexable(term.text) for term in query.terms)
 
 
 def _indexed_count(session: Session, project_id: int, query: IssueQuery, user_id: int | None) -> int:
     """Matches counted from the SQLite FTS index (migration 0009), joining `issues` only for filters it lacks."""
-    assert query.search is not None
     rows = search.search_rows
-    matches = search.sqlite_matches(query.search).where(rows.c.project_id == project_id)
+    matches = search.sqlite_matches(query.terms).where(rows.c.project_id == project_id)
     if query.statuses:
         matches = matches.where(rows.c.status.in_(query.statuses))
     if _only_index_filters(query):
@@ -299,12 +297,19 @@ def _indexed_count(session: Session, project_id: int, query: IssueQuery, user_id
 
 
 def _probe(dialect: str, project_id: int, query: IssueQuery, user_id: int | None, indexed: bool) -> sa.Select[Any]:
-    """(id, order value) of up to SEARCH_PROBE + 1 matches: from the FTS index, or a sequential scan."""
-    columns = (Issue.id, _ORDER_COLUMNS[query.order_by])
+    """(id, order value) of up to SEARCH_PROBE + 1 matches: from the FTS index, or a sequential scan.
+
+    Both come back as the driver returns them (on SQLite the stored hex id and fixed-width timestamp text, which sort
+    exactly as the database sorts them): turning 2 001 rows into UUID and datetime objects cost more CPU than the
+    indexed query itself (bench: ≈ 12 ms of 45 for a large result), and only the page's ids are needed as UUIDs.
+    """
+    columns = (
+        sa.type_coerce(Issue.id, sa.String).label("id"),
+        sa.type_coerce(_ORDER_COLUMNS[query.order_by], sa.String).label("value"),
+    )
     if indexed:
         # Driven from the index: only matching issues are read (by primary key).
-        assert query.search is not None
-        found = search.sqlite_matches(query.search).where(search.search_rows.c.project_id == project_id).subquery()
+        found = search.sqlite_matches(query.terms).where(search.search_rows.c.project_id == project_id).subquery()
         stmt = sa.select(*columns).select_from(found.join(Issue, Issue.id == found.c.issue_id))
         conditions = issue_conditions(dialect, project_id, query, scan=True, with_search=False)
     else:
@@ -313,14 +318,86 @@ def _probe(dialect: str, project_id: int, query: IssueQuery, user_id: int | None
     return _assignee_filter(stmt, query, project_id, user_id).where(*conditions).limit(SEARCH_PROBE + 1)
 
 
+def _index_probe(session: Session, project_id: int, query: IssueQuery) -> list[Any] | None:
+    """The probe for a search the index's row map answers alone (`_only_index_filters`): up to SEARCH_PROBE + 1
+    matching ids from the FTS table and `issue_search_rows` only, and `issues` read (by primary key) only when
+    that was all of them — a large result then costs its first ids (≈ 1 ms), not a join per probed match.
+    None when there are more matches than SEARCH_PROBE."""
+    rows = search.search_rows
+    matches = search.sqlite_matches(query.terms).where(rows.c.project_id == project_id)
+    if query.statuses:
+        matches = matches.where(rows.c.status.in_(query.statuses))
+    raw_id = sa.type_coerce(rows.c.issue_id, sa.String)
+    ids = session.execute(matches.with_only_columns(raw_id).limit(SEARCH_PROBE + 1)).scalars().all()
+    if len(ids) > SEARCH_PROBE:
+        return None
+    if not ids:
+        return []
+    stored_id = sa.type_coerce(Issue.id, sa.String)
+    stmt = sa.select(
+        stored_id.label("id"), sa.type_coerce(_ORDER_COLUMNS[query.order_by], sa.String).label("value")
+    ).where(stored_id.in_(ids))
+    return list(session.execute(stmt).all())
+
+
+def _as_uuid(value: Any) -> uuid.UUID:
+    """A probe's raw id: a UUID from psycopg, 32 hex digits from SQLite."""
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(value)
+
+
 def _page_from_probe(
     session: Session, probe: Sequence[Any], query: IssueQuery, *, limit: int, offset: int, now: dt.datetime
 ) -> list[dict[str, Any]]:
-    ordered = sorted(probe, key=_sort_key(query))
-    page_ids = [row.id for row in ordered[offset : offset + limit]]
+    ordered = _sorted(probe, query)
+    page_ids = [_as_uuid(row.id) for row in ordered[offset : offset + limit]]
     rows = session.execute(sa.select(*ISSUE_COLUMNS).where(Issue.id.in_(page_ids))).all() if page_ids else []
     position = {issue_id: index for index, issue_id in enumerate(page_ids)}
     return _serialize_rows(session, sorted(rows, key=lambda row: position[row.id]), now)
+
+
+def _few_issue_ids(session: Session, stmt: sa.Select[tuple[uuid.UUID]]) -> set[uuid.UUID] | None:
+    """The issue ids `stmt` selects when there are at most SEARCH_PROBE of them (read up to one more), else None."""
+    found = set(session.execute(stmt.limit(SEARCH_PROBE + 1)).scalars())
+    return found if len(found) <= SEARCH_PROBE else None
+
+
+def _resolve_users(session: Session, query: IssueQuery) -> IssueQuery:
+    """`user:<distinct id>` terms as the (few) issue ids they were seen in, read from the `issue_users`
+    (distinct_id) index up front: a literal id list is probed by primary key, where `id IN (subquery)` let SQLite
+    walk every issue of the project instead (bench: 330 ms of CPU for 9 matches). A user seen in more issues than
+    SEARCH_PROBE, and e-mail terms (which also read events), stay conditions of the query."""
+    ids: set[uuid.UUID] | None = None if query.issue_ids is None else set(query.issue_ids)
+    kept: list[str] = []
+    for user in query.users:
+        found = None
+        if "@" not in user and is_storable(user):
+            found = _few_issue_ids(session, sa.select(IssueUser.issue_id).where(IssueUser.distinct_id == user))
+        if found is None:
+            kept.append(user)
+        else:
+            ids = found if ids is None else ids & found
+    if len(kept) == len(query.users):
+        return query
+    return dataclasses.replace(query, users=tuple(kept), issue_ids=tuple(sorted(ids or ())))
+
+
+def _resolve_tags(session: Session, project_id: int, query: IssueQuery) -> IssueQuery:
+    """Tag filters (release, environment, …) that match at most SEARCH_PROBE issues, as those issue ids, read from
+    the (project, key, value) index up front. As a subquery, SQLite walked every issue of the project in list order
+    testing membership (bench/issue_page.py, 100 k issues: 58 ms for the page of a release seen in one issue, 28 ms
+    more for its count); a literal id list is probed by primary key. Wider filters stay conditions, where walking
+    in list order finds a page quickly."""
+    ids: set[uuid.UUID] | None = None if query.issue_ids is None else set(query.issue_ids)
+    kept: list[tuple[str, tuple[str, ...]]] = []
+    for key, values in query.tags:
+        found = _few_issue_ids(session, tags.issue_ids_stmt(project_id, key, values))
+        if found is None:
+            kept.append((key, values))
+        else:
+            ids = found if ids is None else ids & found
+    if len(kept) == len(query.tags):
+        return query
+    return dataclasses.replace(query, tags=tuple(kept), issue_ids=tuple(sorted(ids or ())))
 
 
 def list_issues(
@@ -335,15 +412,24 @@ def list_issues(
 ) -> tuple[int, list[dict[str, Any]]]:
     """(total matching, one page of serialized issues)."""
     dialect = session.get_bind().dialect.name
-    if query.search:
+    if query.users:
+        query = _resolve_users(session, query)
+    if query.tags:
+        query = _resolve_tags(session, project_id, query)
+    if query.terms:
         indexed = dialect == "sqlite" and _index_pays(query) and search.sqlite_index_ready(session)
-        total = _indexed_count(session, project_id, query, user_id) if indexed else None
-        if total is None or total <= SEARCH_PROBE:
-            # Few matches (or no index to count with): one pass collects them, and answers count and page.
+        # Up to SEARCH_PROBE + 1 matches first: when that is all of them, this one pass answers count and page (the
+        # index is read once, where counting first read it twice: 2 × 17 ms for `function:handle_invoice KeyError`
+        # on the bench data); a larger result has only paid for its first SEARCH_PROBE + 1 matches.
+        if indexed and _only_index_filters(query):
+            probe: Sequence[Any] | None = _index_probe(session, project_id, query)
+        else:
             probe = session.execute(_probe(dialect, project_id, query, user_id, indexed)).all()
-            if len(probe) <= SEARCH_PROBE:
-                return len(probe), _page_from_probe(session, probe, query, limit=limit, offset=offset, now=now)
-        if total is None:
+        if probe is not None and len(probe) <= SEARCH_PROBE:
+            return len(probe), _page_from_probe(session, probe, query, limit=limit, offset=offset, now=now)
+        if indexed:
+            total = _indexed_count(session, project_id, query, user_id)
+        else:
             total = _count(session, dialect, project_id, query, user_id)
     else:
         total = _count(session, dialect, project_id, query, user_id)
@@ -424,9 +510,12 @@ def serialize_fingerprint(fp: IssueFingerprint) -> dict[str, Any]:
 
 
 def fingerprints_stmt(project_id: int, issue_id: uuid.UUID | None = None) -> sa.Select[tuple[IssueFingerprint]]:
-    stmt = sa.select(IssueFingerprint).where(IssueFingerprint.project_id == project_id)
-    if issue_id is not None:
-        stmt = stmt.where(IssueFingerprint.issue_id == issue_id)
+    if issue_id is None:
+        stmt = sa.select(IssueFingerprint).where(IssueFingerprint.project_id == project_id)
+    else:
+        stmt = sa.select(IssueFingerprint).where(
+            IssueFingerprint.issue_id == issue_id, check_only(IssueFingerprint.project_id) == project_id
+        )
     return stmt.order_by(IssueFingerprint.created_at, IssueFingerprint.id)
 
 
@@ -470,7 +559,7 @@ def serialize_event(event: Event) -> dict[str, Any]:
 
 def issue_events_stmt(project_id: int, issue_id: uuid.UUID, fingerprint: str | None = None) -> sa.Select[Any]:
     """Newest first; the (issue_id, timestamp) index serves both the order and the count."""
-    stmt = sa.select(Event).where(Event.issue_id == issue_id, Event.project_id == project_id)
+    stmt = sa.select(Event).where(Event.issue_id == issue_id, check_only(Event.project_id) == project_id)
     if fingerprint is not None:
         stmt = stmt.where(Event.fingerprint == fingerprint)
     return stmt.order_by(Event.timestamp.desc(), Event.id.desc())
@@ -493,7 +582,7 @@ class EventPosition:
 def event_position(session: Session, project_id: int, event: Event) -> EventPosition:
     """Neighbours and rank of an event in the issue's newest-first order (timestamp, then row id), each answered
     from the (issue_id, timestamp) index — no offset scans however long the issue's history."""
-    same_issue = (Event.issue_id == event.issue_id, Event.project_id == project_id)
+    same_issue = (Event.issue_id == event.issue_id, check_only(Event.project_id) == project_id)
     newer_cond = sa.or_(
         Event.timestamp > event.timestamp, sa.and_(Event.timestamp == event.timestamp, Event.id > event.id)
     )

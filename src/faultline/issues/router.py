@@ -8,21 +8,21 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl
 
 from fastapi import Depends, Query, Request, Response
 from sqlalchemy.orm import Session
 
+from faultline.accounts.access import ProjectContext, project_access
 from faultline.db import utcnow
-from faultline.http import errors
-from faultline.http.auth import ProjectContext, project_access
+from faultline.http import errors, links
 from faultline.http.deps import READ_SESSION, WRITE_SESSION
 from faultline.http.pagination import Page, PageParams, page_params, paginate_query
 from faultline.http.responses import ORJSONResponse
 from faultline.http.routing import Router
 from faultline.ids import parse_uuid
 from faultline.issues import queries, service
-from faultline.issues.filters import FilterError, parse_issue_query
+from faultline.issues.filters import parse_issue_query
 from faultline.issues.sanitize import is_storable
 from faultline.issues.schemas import (
     ActivityPage,
@@ -79,8 +79,13 @@ def _issue_query_params(
     last_seen_before: str | None = Query(None),
     date_from: str | None = Query(None, description="Issues seen in the window starting here."),
     date_to: str | None = Query(None, description="Issues seen in the window ending here."),
-    order_by: str | None = Query(None, description="last_seen (default), first_seen, occurrences, users, created_at."),
+    order_by: str | None = Query(
+        None, description="last_seen (default), first_seen, occurrences, users, created_at, severity (by rank)."
+    ),
     order_direction: str | None = Query(None, description="DESC (default) or ASC."),
+    release: str | None = Query(None, description="Seen in one of these releases (comma-separated)."),
+    environment: str | None = Query(None, description="Seen in one of these environments (comma-separated)."),
+    level: str | None = Query(None, description="Has events of one of these levels: fatal, error, warning…"),
 ) -> dict[str, str]:
     values = {
         "status": status,
@@ -95,6 +100,9 @@ def _issue_query_params(
         "date_to": date_to,
         "order_by": order_by,
         "order_direction": order_direction,
+        "release": release,
+        "environment": environment,
+        "level": level,
     }
     return {key: value for key, value in values.items() if value is not None}
 
@@ -116,10 +124,7 @@ def list_issues(
     params: dict[str, str] = Depends(_issue_query_params),
 ) -> dict[str, Any]:
     now = utcnow()
-    try:
-        query = parse_issue_query(params, now)
-    except FilterError as exc:
-        raise errors.validation_error(exc.message, exc.attr, code=exc.code) from None
+    query = parse_issue_query(params, now)
     total, items = queries.list_issues(
         session, ctx.project_id, query, limit=page.limit, offset=page.offset, now=now, user_id=ctx.user.id
     )
@@ -149,25 +154,21 @@ def bulk(
     session: Session = WRITE_SESSION,
 ) -> dict[str, bool]:
     ids = [parsed for raw in body.ids if (parsed := parse_uuid(raw)) is not None]
-    try:
-        if body.action == "set_status":
-            service.bulk_set_status(session, ctx.project_id, ids, body.status, ctx.user)
-        elif body.action == "assign":
-            assignee = body.assignee.to_assignee() if body.assignee is not None else None
-            service.bulk_assign(session, ctx.project_id, ctx.project.organization_id, ids, assignee, ctx.user)
-        else:
-            _target, outcome = service.bulk_merge(session, ctx.project_id, ids, ctx.user)
-            return {"success": outcome.result is service.MergeResult.MERGED}
-    except service.IssueError as exc:
-        raise errors.validation_error(str(exc)) from None
+    if body.action == "set_status":
+        service.bulk_set_status(session, ctx.project_id, ids, body.status, ctx.user)
+    elif body.action == "assign":
+        assignee = body.assignee.to_assignee() if body.assignee is not None else None
+        service.bulk_assign(session, ctx.project_id, ctx.project.organization_id, ids, assignee, ctx.user)
+    else:
+        _target, outcome = service.bulk_merge(session, ctx.project_id, ids, ctx.user)
+        return {"success": outcome.result is service.MergeResult.MERGED}
     return {"success": True}
 
 
 def _activity_link(request: Request, page: int, limit: int) -> str:
-    parts = urlsplit(str(request.url))
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in ("page", "limit")]
+    query = [(k, v) for k, v in parse_qsl(request.url.query, keep_blank_values=True) if k not in ("page", "limit")]
     query += [("page", str(page)), ("limit", str(limit))]
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
+    return links.public_url(request, query)
 
 
 def _activity_response(
@@ -233,14 +234,7 @@ def retrieve(
 def _update(issue_id: str, body: IssueUpdateIn | None, ctx: ProjectContext, session: Session) -> dict[str, Any]:
     parsed = _issue_id(issue_id)
     fields = {key: getattr(body, key) for key in body.model_fields_set} if body is not None else {}
-    try:
-        service.update_issue(session, ctx.project_id, parsed, fields, ctx.user)
-    except service.IssueNotFound:
-        raise errors.not_found(NOT_FOUND) from None
-    except service.InvalidStatus:
-        raise errors.validation_error('"status" is not a valid choice.', "status", code="invalid_choice") from None
-    except service.InvalidSeverity:
-        raise errors.validation_error('"severity" is not a valid choice.', "severity", code="invalid_choice") from None
+    service.update_issue(session, ctx.project_id, parsed, fields, ctx.user)
     session.flush()
     return _detail(session, ctx, parsed)
 
@@ -291,10 +285,7 @@ def merge(
 ) -> dict[str, bool]:
     if body is None:
         raise errors.required("ids")
-    try:
-        outcome = service.merge_issues(session, ctx.project_id, _issue_id(issue_id), body.ids, ctx.user)
-    except service.IssueNotFound:
-        raise errors.not_found(NOT_FOUND) from None
+    outcome = service.merge_issues(session, ctx.project_id, _issue_id(issue_id), body.ids, ctx.user)
     return {"success": outcome.result is service.MergeResult.MERGED}
 
 
@@ -314,10 +305,7 @@ def split(
         service.SplitRequest(fingerprint=f.fingerprint, name=f.name, description=f.description)
         for f in (body.fingerprints if body is not None else [])
     ]
-    try:
-        new_ids = service.split_issue(session, ctx.project_id, _issue_id(issue_id), requests, ctx.user)
-    except service.IssueNotFound:
-        raise errors.not_found(NOT_FOUND) from None
+    new_ids = service.split_issue(session, ctx.project_id, _issue_id(issue_id), requests, ctx.user)
     return {"success": True, "new_issue_ids": new_ids}
 
 
@@ -334,14 +322,7 @@ def assign(
     session: Session = WRITE_SESSION,
 ) -> dict[str, bool]:
     assignee = body.assignee.to_assignee() if body is not None and body.assignee is not None else None
-    try:
-        service.assign_issue(
-            session, ctx.project_id, ctx.project.organization_id, _issue_id(issue_id), assignee, ctx.user
-        )
-    except service.IssueNotFound:
-        raise errors.not_found(NOT_FOUND) from None
-    except service.AssigneeNotInOrganization as exc:
-        raise errors.validation_error(str(exc)) from None
+    service.assign_issue(session, ctx.project_id, ctx.project.organization_id, _issue_id(issue_id), assignee, ctx.user)
     return {"success": True}
 
 

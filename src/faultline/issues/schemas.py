@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from faultline.accounts import assignees
+from faultline.accounts.assignees import AssigneeOut
 from faultline.http.errors import FieldError
 
 Status = Literal["active", "resolved", "suppressed"]
@@ -25,11 +26,6 @@ MAX_IDS = 1_000
 
 
 # --- responses -----------------------------------------------------------------------------------------------------
-
-
-class AssigneeOut(BaseModel):
-    id: int | str = Field(description="Integer user id, or role UUID string.")
-    type: Literal["user", "role"]
 
 
 class IssueAggregates(BaseModel):
@@ -47,6 +43,7 @@ class IssueOut(BaseModel):
     severity: str | None
     name: str | None
     description: str | None
+    culprit: str | None = Field(None, description="`function in file` of the frame the exception was raised in.")
     first_seen: dt.datetime | None
     last_seen: dt.datetime | None
     created_at: dt.datetime
@@ -133,7 +130,7 @@ class FingerprintOut(BaseModel):
 # --- requests ------------------------------------------------------------------------------------------------------
 
 
-class AssigneeIn(assignees.AssigneeIn):
+class IssueAssigneeIn(assignees.AssigneeIn):
     """PostHog's issue endpoints word id errors their own way ("Provide a numeric user ID.")."""
 
     wording: ClassVar[assignees.Wording] = assignees.ISSUE_WORDING
@@ -142,7 +139,7 @@ class AssigneeIn(assignees.AssigneeIn):
 class AssignIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    assignee: AssigneeIn | None = Field(
+    assignee: IssueAssigneeIn | None = Field(
         None, description="Assignment target. Set to null or omit to remove the current assignment."
     )
 
@@ -216,7 +213,7 @@ class BulkIn(BaseModel):
         json_schema_extra={"items": {"type": "string", "format": "uuid"}},
     )
     status: Any = Field(None, json_schema_extra={"enum": ["active", "resolved", "suppressed"]})
-    assignee: AssigneeIn | None = None
+    assignee: IssueAssigneeIn | None = None
 
 
 class CohortIn(BaseModel):

@@ -24,13 +24,13 @@ from sqlalchemy.orm import Session
 
 from faultline.accounts import assignees
 from faultline.accounts.models import User
-from faultline.db import upsert, utcnow
+from faultline.db import check_only, upsert, utcnow
+from faultline.errors import DomainError, NotFound, ValidationFailed
 from faultline.ids import uuid7
-from faultline.issues import aggregates, lifecycle
+from faultline.issues import aggregates, fingerprints, lifecycle, naming
 from faultline.issues.models import SEVERITIES, Event, Issue, IssueAssignment, IssueFingerprint, IssueStatus
-from faultline.issues.queries import assignee_json
 from faultline.issues.sanitize import clean_optional, is_storable
-from faultline.pipeline.seams import Assignee
+from faultline.protocol.seams import Assignee
 
 UNTITLED = "Untitled issue"
 EDITABLE_FIELDS = ("status", "severity", "name", "description")
@@ -38,27 +38,37 @@ EDITABLE_FIELDS = ("status", "severity", "name", "description")
 LOGGED_FIELDS = ("status", "severity", "name")
 
 
-class IssueError(Exception):
+class IssueError(DomainError):
     """Base of the workflow errors; the message is user-facing."""
 
 
-class IssueNotFound(IssueError):
+class IssueNotFound(NotFound, IssueError):
     def __init__(self) -> None:
         super().__init__("Issue not found")
 
 
-class InvalidStatus(IssueError):
+class InvalidStatus(ValidationFailed, IssueError):
+    """A status no one may set. Raised for the `status` field of an update, or for a whole bulk request."""
+
+    def __init__(self, *, field: bool = False) -> None:
+        if field:
+            super().__init__('"status" is not a valid choice.', "status", "invalid_choice")
+        else:
+            super().__init__("Invalid status")
+
+
+class InvalidSeverity(ValidationFailed, IssueError):
     def __init__(self) -> None:
-        super().__init__("Invalid status")
+        super().__init__('"severity" is not a valid choice.', "severity", "invalid_choice")
 
 
-class InvalidSeverity(IssueError):
-    def __init__(self) -> None:
-        super().__init__("Invalid severity")
-
-
-class AssigneeNotInOrganization(IssueError):
+class AssigneeNotInOrganization(ValidationFailed, IssueError):
     pass
+
+
+class KeepOneFingerprint(ValidationFailed, IssueError):
+    def __init__(self) -> None:
+        super().__init__("Keep at least one fingerprint in this issue: untick one.", "fingerprints")
 
 
 class MergeResult(enum.Enum):
@@ -101,7 +111,7 @@ def _current_assignee(session: Session, issue_id: uuid.UUID) -> dict[str, Any] |
     row = session.execute(
         sa.select(IssueAssignment.user_id, IssueAssignment.role_id).where(IssueAssignment.issue_id == issue_id)
     ).first()
-    return assignee_json(row.user_id, row.role_id) if row else None
+    return assignees.assignee_json(row.user_id, row.role_id) if row else None
 
 
 def _first_fingerprint(session: Session, issue_id: uuid.UUID) -> str | None:
@@ -190,7 +200,7 @@ def update_issue(
     now = now or utcnow()
     issue = get_issue(session, project_id, issue_id, lock=True)
     if "status" in fields and fields["status"] not in IssueStatus.WRITABLE:
-        raise InvalidStatus()
+        raise InvalidStatus(field=True)
     if "severity" in fields and fields["severity"] is not None and fields["severity"] not in SEVERITIES:
         raise InvalidSeverity()
     wanted = {key: fields[key] for key in EDITABLE_FIELDS if key in fields}
@@ -360,14 +370,8 @@ def merge_issues(
     merged = [source.id for source in sources]
 
     session.execute(_locked(session, sa.select(IssueFingerprint.id).where(IssueFingerprint.issue_id.in_(merged)))).all()
-    session.execute(
-        sa.update(IssueFingerprint)
-        .where(IssueFingerprint.project_id == project_id, IssueFingerprint.issue_id.in_(merged))
-        .values(issue_id=target.id, version=IssueFingerprint.version + 1)
-    )
-    session.execute(
-        sa.update(Event).where(Event.project_id == project_id, Event.issue_id.in_(merged)).values(issue_id=target.id)
-    )
+    fingerprints.repoint(session, project_id, target.id, issue_ids=merged)
+    fingerprints.move_events(session, project_id, target.id, issue_ids=merged)
     aggregates.merge_into(session, target.id, merged)
     _adopt_assignee(session, target, merged, now)
     session.execute(sa.delete(Issue).where(Issue.project_id == project_id, Issue.id.in_(merged)))
@@ -396,7 +400,43 @@ def merge_issues(
     return MergeOutcome(MergeResult.MERGED, merged)
 
 
+def fold_if_empty(
+    session: Session, project_id: int, source_id: uuid.UUID, target_id: uuid.UUID, trigger: Mapping[str, Any]
+) -> bool:
+    """After events of `source_id` moved to `target_id` by fingerprint: if the source lost its last fingerprint it
+    is merged into the target like a person would merge it (assignee adopted, `merged` activity and notification),
+    with `trigger` saying why; both sides' counters are re-derived from their events. True if it was merged."""
+    emptied = fingerprints.remaining(session, source_id) == 0
+    if emptied:
+        merge_issues(session, project_id, target_id, [source_id], None, trigger=trigger)
+    aggregates.recompute(session, [target_id] if emptied else [target_id, source_id])
+    return emptied
+
+
 # --- split ---------------------------------------------------------------------------------------------------------
+
+
+def _name_change(before: str | None, after: str | None) -> dict[str, Any]:
+    return {"type": lifecycle.SCOPE, "action": "changed", "field": "name", "before": before, "after": after}
+
+
+def _retitle_after_split(
+    session: Session, project_id: int, issue: Issue, moved_texts: set[tuple[str, str]]
+) -> dict[str, Any]:
+    """New name/description for the issue a split left behind, when its title described events that left.
+
+    Only a title that is exactly what the digest derived from a moved fingerprint's events is replaced (by what the
+    remaining newest event says); a title someone wrote stays."""
+    current = (issue.name or "", issue.description or "")
+    if current not in moved_texts:
+        return {}
+    props = naming.newest_event_properties(session, project_id, issue.id)
+    if props is None:
+        return {}
+    name, description = naming.texts(props)
+    if (name, description) == current:
+        return {}
+    return {"name": name, "description": description}
 
 
 def split_issue(
@@ -406,14 +446,18 @@ def split_issue(
     requests: Sequence[SplitRequest],
     actor: User | None,
     *,
+    keep_one: bool = False,
     now: dt.datetime | None = None,
 ) -> list[uuid.UUID]:
     """Move each requested fingerprint the issue owns (others are skipped) to a new issue of its own (spec §6.3).
 
-    The fingerprint's events move with it and both sides' aggregates are re-derived from their events.
+    The fingerprint's events move with it and both sides' aggregates are re-derived from their events. `keep_one`:
+    refuse (`KeepOneFingerprint`) to move every fingerprint, which would leave an issue that nothing can ever land
+    in again — the web UI asks for that; the REST API does not, as PostHog does not.
     """
     now = now or utcnow()
     issue = get_issue(session, project_id, issue_id, lock=True)
+    old_name = issue.name
     by_fingerprint: dict[str, SplitRequest] = {}
     for request in requests:
         # A value no stored fingerprint can equal (NUL, lone surrogates) is simply not owned by the issue.
@@ -427,7 +471,7 @@ def split_issue(
                 session,
                 sa.select(IssueFingerprint)
                 .where(
-                    IssueFingerprint.project_id == project_id,
+                    check_only(IssueFingerprint.project_id) == project_id,
                     IssueFingerprint.issue_id == issue.id,
                     IssueFingerprint.fingerprint.in_(list(by_fingerprint)),
                 )
@@ -435,12 +479,26 @@ def split_issue(
             )
         ).scalars()
     )
+    if keep_one and owned:
+        total = session.execute(
+            sa.select(sa.func.count()).where(
+                check_only(IssueFingerprint.project_id) == project_id, IssueFingerprint.issue_id == issue.id
+            )
+        ).scalar_one()
+        if len(owned) >= total:
+            raise KeepOneFingerprint()
     owned_by_value = {fp.fingerprint: fp for fp in owned}
     new_ids: list[uuid.UUID] = []
+    moved_texts: set[tuple[str, str]] = set()
     for value, request in by_fingerprint.items():
         fp = owned_by_value.get(value)
         if fp is None:
             continue
+        # Named like the digest names an issue, from the fingerprint's newest event (unless the request names it).
+        props = naming.newest_event_properties(session, project_id, issue.id, value)
+        derived = naming.texts(props) if props is not None else None
+        if derived is not None:
+            moved_texts.add(derived)
         new_id = uuid7()
         session.execute(
             sa.insert(Issue.__table__),
@@ -452,8 +510,8 @@ def split_issue(
                     "state_updated_at": now,
                     "status": IssueStatus.ACTIVE,
                     "severity": None,
-                    "name": clean_optional(request.name) or UNTITLED,
-                    "description": clean_optional(request.description) or None,
+                    "name": clean_optional(request.name) or (derived[0] if derived else None) or UNTITLED,
+                    "description": clean_optional(request.description) or (derived[1] if derived else None) or None,
                     "first_seen": fp.first_seen,
                     "last_seen": None,
                     "occurrences": 0,
@@ -468,14 +526,15 @@ def split_issue(
         )
         session.execute(
             sa.update(Event)
-            .where(Event.project_id == project_id, Event.fingerprint == value, Event.issue_id == issue.id)
+            .where(check_only(Event.project_id) == project_id, Event.fingerprint == value, Event.issue_id == issue.id)
             .values(issue_id=new_id)
         )
         new_ids.append(new_id)
     if not new_ids:
         return []
     aggregates.recompute(session, [issue.id, *new_ids])
-    session.execute(sa.update(Issue).where(Issue.id == issue.id).values(state_updated_at=now))
+    renamed = _retitle_after_split(session, project_id, issue, moved_texts)
+    session.execute(sa.update(Issue).where(Issue.id == issue.id).values(state_updated_at=now, **renamed))
     session.refresh(issue)
     new_strings = [str(nid) for nid in new_ids]
     _log(
@@ -490,7 +549,8 @@ def split_issue(
                 "field": "split_issue_ids",
                 "before": None,
                 "after": new_strings,
-            }
+            },
+            *([_name_change(old_name, issue.name)] if renamed else []),
         ],
         now,
     )

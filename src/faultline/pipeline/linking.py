@@ -19,12 +19,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from faultline.db import insert_for, utcnow
+from faultline.db import insert_for, table_of, utcnow, where_key_in
 from faultline.ids import uuid7
-from faultline.issues import lifecycle
-from faultline.issues.models import ActivityLog, Issue, IssueAssignment, IssueFingerprint, IssueStatus
+from faultline.issues import lifecycle, tags
+from faultline.issues.models import ActivityLog, Issue, IssueAssignment, IssueFingerprint, IssueStatus, IssueTag
 from faultline.pipeline.parse import truncate_bytes
-from faultline.pipeline.seams import Assignee
+from faultline.protocol.seams import Assignee
 
 REOPENABLE = (IssueStatus.RESOLVED, IssueStatus.ARCHIVED, IssueStatus.PENDING_RELEASE)
 NAME_LIMIT = 255
@@ -46,6 +46,8 @@ class IssueRef:
     created: bool = False
     reopened: bool = False
     previous_status: str | None = None
+    # Set when the event that reopened the issue came from a release the issue had never been seen in.
+    regressed_in: str | None = None
 
 
 @dataclass
@@ -59,6 +61,9 @@ class NewIssue:
     # Issue-list search columns (`faultline.issues.aggregates.search_columns`).
     exception_types: str | None = None
     exception_values: str | None = None
+    exception_functions: str | None = None
+    exception_sources: str | None = None
+    culprit: str | None = None
 
 
 def issue_texts(properties: Mapping[str, Any], exceptions: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
@@ -74,14 +79,18 @@ def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
 
 
 def lookup(session: Session, project_id: int, fingerprints: Sequence[str]) -> dict[str, IssueRef]:
-    fp, issue = IssueFingerprint.__table__, Issue.__table__
+    """Runs for every batch (twice on PostgreSQL): probes the unique (project_id, fingerprint) index per fingerprint
+    (`where_key_in`), so a project with many fingerprints and no statistics yet is never scanned whole."""
+    fp, issue = table_of(IssueFingerprint), table_of(Issue)
+    dialect = session.get_bind().dialect.name
     found: dict[str, IssueRef] = {}
     for chunk in _chunks(list(fingerprints)):
-        rows = session.execute(
+        stmt = (
             sa.select(fp.c.fingerprint, issue.c.id, issue.c.status, issue.c.name, issue.c.description, issue.c.severity)
             .join(issue, issue.c.id == fp.c.issue_id)
-            .where(fp.c.project_id == project_id, fp.c.fingerprint.in_(chunk))
+            .where(fp.c.project_id == project_id)
         )
+        rows = session.execute(where_key_in(dialect, stmt, fp.c.fingerprint, chunk))
         for fingerprint, issue_id, status, name, description, severity in rows:
             found[fingerprint] = IssueRef(issue_id, status, name, description, severity)
     return found
@@ -90,7 +99,7 @@ def lookup(session: Session, project_id: int, fingerprints: Sequence[str]) -> di
 def _lock_issues(session: Session, issue_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
     """FOR KEY SHARE on the issues, in id order; the ids that still exist. KEY SHARE lets other batches update the
     counters of the same issues but makes a merge's or split's FOR UPDATE (and a delete) wait for our commit."""
-    table = Issue.__table__
+    table = table_of(Issue)
     alive: set[uuid.UUID] = set()
     ordered = sorted(issue_ids)
     for chunk in _chunks(ordered):
@@ -131,7 +140,7 @@ def create(session: Session, project_id: int, new: Sequence[NewIssue]) -> dict[s
     if not new:
         return {}
     now = utcnow()
-    issue_rows = [
+    issue_rows: list[dict[str, Any]] = [
         {
             "id": uuid7(),
             "project_id": project_id,
@@ -141,12 +150,15 @@ def create(session: Session, project_id: int, new: Sequence[NewIssue]) -> dict[s
             "description": n.description,
             "exception_types": n.exception_types,
             "exception_values": n.exception_values,
+            "exception_functions": n.exception_functions,
+            "exception_sources": n.exception_sources,
+            "culprit": n.culprit,
             "occurrences": 0,
             "users": 0,
         }
         for n in new
     ]
-    session.execute(sa.insert(Issue.__table__), issue_rows)
+    session.execute(sa.insert(table_of(Issue)), issue_rows)
     fp_rows = [
         {
             "id": uuid.uuid4(),
@@ -159,7 +171,7 @@ def create(session: Session, project_id: int, new: Sequence[NewIssue]) -> dict[s
         }
         for n, row in zip(new, issue_rows, strict=True)
     ]
-    table = IssueFingerprint.__table__
+    table = table_of(IssueFingerprint)
     stmt = insert_for(session.get_bind().dialect.name, table).on_conflict_do_nothing(
         index_elements=["project_id", "fingerprint"]
     )
@@ -171,9 +183,18 @@ def create(session: Session, project_id: int, new: Sequence[NewIssue]) -> dict[s
     }
     lost = [(n, row) for n, row in zip(new, issue_rows, strict=True) if n.fingerprint not in won]
     if lost:
-        session.execute(sa.delete(Issue.__table__).where(Issue.__table__.c.id.in_([row["id"] for _, row in lost])))
+        session.execute(sa.delete(table_of(Issue)).where(table_of(Issue).c.id.in_([row["id"] for _, row in lost])))
         created.update(lookup_and_lock(session, project_id, [n.fingerprint for n, _ in lost]))
     return created
+
+
+def set_severities(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """`{"b_id", "b_severity"}` per new issue a severity rule matched (one executemany)."""
+    if not rows:
+        return
+    issues = table_of(Issue)
+    stmt = sa.update(issues).where(issues.c.id == sa.bindparam("b_id")).values(severity=sa.bindparam("b_severity"))
+    session.connection().execute(stmt, list(rows))
 
 
 def reopen(session: Session, refs: Iterable[IssueRef]) -> list[IssueRef]:
@@ -181,7 +202,7 @@ def reopen(session: Session, refs: Iterable[IssueRef]) -> list[IssueRef]:
     candidates = {ref.id: ref for ref in refs if ref.status in REOPENABLE and not ref.reopened}
     if not candidates:
         return []
-    table = Issue.__table__
+    table = table_of(Issue)
     now = utcnow()
     changed = {
         row[0]
@@ -200,9 +221,46 @@ def reopen(session: Session, refs: Iterable[IssueRef]) -> list[IssueRef]:
     return reopened
 
 
-def assign(session: Session, issue_id: uuid.UUID, project_id: int, assignee: Assignee | None) -> dict[str, Any] | None:
-    """Insert an assignment unless the issue already has one (never overwritten, spec §5.9); the effective one."""
-    table = IssueAssignment.__table__
+def mark_regressions(session: Session, releases: Mapping[uuid.UUID, tuple[IssueRef, str | None]]) -> None:
+    """Reopened issues, each with the release of the event that reopened it: a release the issue was never seen in
+    means the fix shipped and the error came back in a newer build — a regression in that release. Reopened by an
+    event of an already-seen release (or of none) clears any earlier mark: that is the old build still running."""
+    if not releases:
+        return
+    table = table_of(IssueTag)
+    wanted = [(issue_id, release) for issue_id, (_ref, release) in releases.items() if release]
+    seen: set[tuple[uuid.UUID, str]] = set()
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        seen.update(
+            (row.issue_id, row.value)
+            for row in session.execute(
+                sa.select(table.c.issue_id, table.c.value).where(
+                    table.c.key == tags.RELEASE,
+                    sa.tuple_(table.c.issue_id, table.c.value).in_(chunk),
+                )
+            )
+        )
+    issues = table_of(Issue)
+    for issue_id, (ref, release) in sorted(releases.items(), key=lambda item: str(item[0])):
+        ref.regressed_in = release if release and (issue_id, release) not in seen else None
+        session.execute(sa.update(issues).where(issues.c.id == issue_id).values(regressed_in=ref.regressed_in))
+
+
+def assign(
+    session: Session,
+    issue_id: uuid.UUID,
+    project_id: int,
+    assignee: Assignee | None,
+    *,
+    trigger: Mapping[str, Any] | None = None,
+    name: str | None = None,
+) -> dict[str, Any] | None:
+    """Insert an assignment unless the issue already has one (never overwritten, spec §5.9); the effective one.
+
+    An assignment made here is the system's (a grouping or assignment rule): it gets an activity entry with
+    `trigger` saying which kind of rule, so the issue's history says who assigned it and why."""
+    table = table_of(IssueAssignment)
     if assignee is not None:
         row = {
             "id": uuid7(),
@@ -213,7 +271,24 @@ def assign(session: Session, issue_id: uuid.UUID, project_id: int, assignee: Ass
             "created_at": utcnow(),
         }
         stmt = insert_for(session.get_bind().dialect.name, table).on_conflict_do_nothing(index_elements=["issue_id"])
-        session.execute(stmt, [row])
+        result: Any = session.execute(stmt, row)
+        inserted = result.rowcount == 1
+        if inserted:
+            after = {"type": assignee.type, "id": assignee.id if assignee.type == "user" else str(assignee.id)}
+            session.execute(
+                sa.insert(table_of(ActivityLog)),
+                [
+                    lifecycle.activity_row(
+                        project_id=project_id,
+                        issue_id=issue_id,
+                        activity="assigned",
+                        user_id=None,
+                        name=name,
+                        changes=[lifecycle.change("assignee", None, after)],
+                        extra={"trigger": dict(trigger or {"type": "rule"})},
+                    )
+                ],
+            )
     current = session.execute(sa.select(table.c.user_id, table.c.role_id).where(table.c.issue_id == issue_id)).first()
     if current is None:
         return None
@@ -241,13 +316,14 @@ def announce(
         fingerprint=fingerprint,
         assignee=assignee,
     )
+    props["event_uuid"] = str(event_uuid)  # the event that caused it: what alert messages quote
     if ref.created:
         event = lifecycle.ISSUE_CREATED
     else:
         event = lifecycle.ISSUE_REOPENED
         props["previous_status"] = ref.previous_status
         session.execute(
-            sa.insert(ActivityLog.__table__),
+            sa.insert(table_of(ActivityLog)),
             [
                 lifecycle.activity_row(
                     project_id=project_id,
@@ -256,7 +332,13 @@ def announce(
                     user_id=None,
                     name=ref.name,
                     changes=[lifecycle.change("status", ref.previous_status, ref.status)],
-                    extra={"trigger": {"type": "regression", "event_uuid": str(event_uuid)}},
+                    extra={
+                        "trigger": {
+                            "type": "regression",
+                            "event_uuid": str(event_uuid),
+                            **({"release": ref.regressed_in} if ref.regressed_in else {}),
+                        }
+                    },
                 )
             ],
         )

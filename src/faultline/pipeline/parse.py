@@ -1,4 +1,4 @@
-"""Stage 0 (spec §5.1): a queued capture document → a `ParsedEvent`, or an `InvalidEvent` explaining why not.
+"""Stage 0 (spec §5.1): a queued PostHog capture document → a `protocol.Event`, or an `InvalidEvent` saying why not.
 
 Everything here distrusts the payload: wrong types become defaults rather than exceptions, strings are cleaned of
 NUL (PostgreSQL JSONB rejects it) and truncated as cymbal does, and reserved output properties sent by a client are
@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from faultline.ids import uuid7
 from faultline.pipeline.normalize import normalize
+from faultline.platforms._common import as_text
+from faultline.protocol import Event, ExceptionEntry
 
 MAX_MESSAGE_BYTES = 10_000
 MAX_TYPE_BYTES = 255
@@ -58,22 +59,6 @@ class InvalidEvent(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-
-
-@dataclass
-class ParsedEvent:
-    project_id: int
-    uuid: uuid.UUID
-    properties: dict[str, Any]
-    exceptions: list[dict[str, Any]]
-    timestamp: dt.datetime
-    received_at: dt.datetime
-    distinct_id: str | None
-    lib: str | None
-    lib_version: str | None
-    level: str | None
-    client_fingerprint: str | None = None
-    errors: list[str] = field(default_factory=list)
 
 
 def clean_text(value: str) -> str:
@@ -133,7 +118,8 @@ def event_time(event: dict[str, Any], props: dict[str, Any], sent_at: Any, recei
         if isinstance(offset, (int, float)) and not isinstance(offset, bool) and 0 <= offset < 10**11:
             return received_at - dt.timedelta(milliseconds=offset)
         return received_at
-    options = event.get("options") if isinstance(event.get("options"), dict) else {}
+    raw_options = event.get("options")
+    options: dict[str, Any] = raw_options if isinstance(raw_options, dict) else {}
     skip_skew = bool(props.get("$ignore_sent_at")) or bool(options.get("disable_skew_correction"))
     sent = parse_timestamp(sent_at) if not skip_skew else None
     if sent is not None:
@@ -146,15 +132,6 @@ def event_time(event: dict[str, Any], props: dict[str, Any], sent_at: Any, recei
     if timestamp.year < 1970:
         return received_at
     return timestamp
-
-
-def as_text(value: Any) -> str | None:
-    """A string, or a number as SDKs in typed languages sometimes send it for a text field; anything else is absent."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    return None
 
 
 def _legacy_exception(props: dict[str, Any]) -> list[dict[str, Any]]:
@@ -202,6 +179,13 @@ def _clean_exception(raw: Any) -> dict[str, Any]:
     return exc
 
 
+def _entry(exc: dict[str, Any]) -> ExceptionEntry:
+    """The typed view of a cleaned (and normalised) wire entry, which it keeps as the JSON to store."""
+    stack = exc.get("stacktrace")
+    frames = stack["frames"] if stack is not None else None
+    return ExceptionEntry(exc["type"], exc["value"], exc["id"], exc, frames)
+
+
 def _sdk_info(value: Any) -> tuple[str | None, str | None]:
     """`PostHog-Sdk-Info: posthog-python/7.91.1` (V1 transport) → ("posthog-python", "7.91.1")."""
     if not isinstance(value, str) or "/" not in value:
@@ -210,7 +194,7 @@ def _sdk_info(value: Any) -> tuple[str | None, str | None]:
     return name[:MAX_LIB] or None, version[:MAX_LIB] or None
 
 
-def parse_document(project_id: int, doc: Any) -> ParsedEvent:
+def parse_document(project_id: int, doc: Any) -> Event:
     if not isinstance(doc, dict) or not isinstance(doc.get("event"), dict):
         raise InvalidEvent("invalid_payload", "Queued document has no event.")
     event = doc["event"]
@@ -266,11 +250,11 @@ def parse_document(project_id: int, doc: Any) -> ParsedEvent:
     client_fingerprint = as_text(fingerprint) if fingerprint not in (None, "") else None
 
     sent_at = doc.get("sent_at")
-    return ParsedEvent(
+    return Event(
         project_id=project_id,
         uuid=parsed_uuid,
         properties=props,
-        exceptions=exceptions,
+        exceptions=[_entry(exc) for exc in exceptions],
         timestamp=event_time(event, props, sent_at, received_at),
         received_at=received_at,
         distinct_id=distinct[:MAX_DISTINCT_ID] if distinct else None,
@@ -281,11 +265,16 @@ def parse_document(project_id: int, doc: Any) -> ParsedEvent:
     )
 
 
-def parse_payload(project_id: int, payload: bytes) -> ParsedEvent:
+def load_document(payload: bytes) -> Any:
+    """A queued payload as JSON, NUL-free (whatever protocol it came in)."""
     try:
         doc = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
         raise InvalidEvent("invalid_payload", f"Queued payload is not JSON: {exc}") from None
     if b"\\u0000" in payload:
         doc = sanitize(doc)
-    return parse_document(project_id, doc)
+    return doc
+
+
+def parse_payload(project_id: int, payload: bytes) -> Event:
+    return parse_document(project_id, load_document(payload))

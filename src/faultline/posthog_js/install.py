@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 import httpx
 
+from faultline.ids import parse_ascii_int
 from faultline.posthog_js.store import FILE_NAME, VERSION, AssetStore, InstalledVersion
 
 PACKAGE = "posthog-js"
@@ -30,7 +31,7 @@ MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_TOTAL_BYTES = 300 * 1024 * 1024
 MAX_MANIFEST_BYTES = 5 * 1024 * 1024
 # dist-tags ("latest", "beta") or exact versions; anything else is refused before it reaches a URL.
-SPEC = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+-]{0,63}$")
+SPEC = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+-]{0,63}")  # used with fullmatch
 
 
 class InstallError(Exception):
@@ -46,9 +47,9 @@ class Installed:
 
 
 def _read_capped(response: httpx.Response, limit: int, what: str) -> bytes:
-    declared = response.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise InstallError(f"{what} is {int(declared)} bytes, more than the {limit} allowed")
+    declared = parse_ascii_int(response.headers.get("content-length"), max_digits=20)
+    if declared is not None and declared > limit:
+        raise InstallError(f"{what} is {declared} bytes, more than the {limit} allowed")
     chunks, size = [], 0
     for chunk in response.iter_bytes():
         size += len(chunk)
@@ -95,7 +96,7 @@ def verify_integrity(data: bytes, dist: dict[str, Any]) -> None:
 
 def install_from_registry(store: AssetStore, spec: str, registry: str, *, timeout: float = 60.0) -> Installed:
     """`spec`: an exact version ("1.449.2") or a dist-tag ("latest")."""
-    if not SPEC.match(spec):
+    if not SPEC.fullmatch(spec):
         raise InstallError(f"{spec!r} is neither a version nor a dist-tag")
     manifest_url = f"{registry.rstrip('/')}/{PACKAGE}/{quote(spec, safe='')}"
     with httpx.Client(timeout=timeout, follow_redirects=True, headers={"Accept": "application/json"}) as client:
@@ -108,7 +109,7 @@ def install_from_registry(store: AssetStore, spec: str, registry: str, *, timeou
             raise InstallError(f"{manifest_url} is not an npm version manifest")
         version, dist = manifest.get("version"), manifest["dist"]
         tarball_url = dist.get("tarball")
-        if manifest.get("name") != PACKAGE or not isinstance(version, str) or not VERSION.match(version):
+        if manifest.get("name") != PACKAGE or not isinstance(version, str) or not VERSION.fullmatch(version):
             raise InstallError(f"{manifest_url} describes {manifest.get('name')}@{version}, not a {PACKAGE} release")
         if not isinstance(tarball_url, str) or not tarball_url.startswith(("https://", "http://")):
             raise InstallError(f"{manifest_url} names no tarball to download")
@@ -125,7 +126,7 @@ def _package_json(raw: bytes) -> str:
     if not isinstance(package, dict) or package.get("name") != PACKAGE:
         raise InstallError(f"this is not the {PACKAGE} package (package.json names {package.get('name')!r})")
     version = package.get("version")
-    if not isinstance(version, str) or not VERSION.match(version):
+    if not isinstance(version, str) or not VERSION.fullmatch(version):
         raise InstallError(f"package.json has an unusable version {version!r}")
     return version
 
@@ -150,7 +151,7 @@ def install_tarball(store: AssetStore, source: IO[bytes] | Path, *, expected_ver
                 if len(parts) == 2 and parts[1] == "package.json" and member.isfile() and member.size < 1024 * 1024:
                     handle = archive.extractfile(member)
                     version = _package_json(handle.read() if handle else b"")
-                elif len(parts) == 3 and parts[1] == "dist" and member.isfile() and FILE_NAME.match(parts[2]):
+                elif len(parts) == 3 and parts[1] == "dist" and member.isfile() and FILE_NAME.fullmatch(parts[2]):
                     members[parts[2]] = member
         except (tarfile.TarError, OSError, EOFError) as exc:
             raise InstallError(f"broken npm tarball: {exc}") from None
@@ -188,7 +189,7 @@ def install_directory(store: AssetStore, path: Path) -> Installed:
     try:
         total, count = 0, 0
         for entry in sorted((package_dir / "dist").iterdir()):
-            if entry.is_file() and not entry.is_symlink() and FILE_NAME.match(entry.name):
+            if entry.is_file() and not entry.is_symlink() and FILE_NAME.fullmatch(entry.name):
                 if entry.stat().st_size > MAX_FILE_BYTES:
                     raise InstallError(f"dist/{entry.name} is larger than the {MAX_FILE_BYTES} bytes allowed")
                 with entry.open("rb") as handle:

@@ -55,7 +55,7 @@ def _not_found(request: Request, store: AssetStore, wanted: str, version: str | 
     unversioned path that an installed version answers."""
     if request.app.state.posthog_js_misses.first(wanted):
         installed = store.versions()
-        suggestion = version if version and VERSION.match(version) else "latest"
+        suggestion = version if version and VERSION.fullmatch(version) else "latest"
         log.log(
             logging.INFO if installed and version else logging.WARNING,
             "a browser asked for /static/%s, which no installed posthog-js version provides (installed: %s); "

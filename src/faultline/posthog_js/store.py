@@ -14,17 +14,19 @@ from pathlib import Path
 
 from faultline.config import Settings
 
+# These names become directory and file names: always test them with `fullmatch` (`$` also matches before a
+# trailing newline, so `re.match(r"^…$", "9.9.8\n")` accepts a name with a newline in it) and ASCII digits only.
 # npm versions as posthog-js publishes them ("1.449.2", "1.450.0-beta.1").
-VERSION = re.compile(r"^(\d{1,6})\.(\d{1,6})\.(\d{1,6})(?:-([0-9A-Za-z.-]{1,64}))?$")
+VERSION = re.compile(r"([0-9]{1,6})\.([0-9]{1,6})\.([0-9]{1,6})(?:-([0-9A-Za-z.-]{1,64}))?")
 # posthog-js's loader may ask for a major version only (`data-sdk-version="1"` → `/static/1/array.js`).
-MAJOR = re.compile(r"^\d{1,6}$")
+MAJOR = re.compile(r"[0-9]{1,6}")
 # Every file the SDK loads is a flat `dist/` name such as `exception-autocapture.js` or `array.full.es5.js`.
-FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}\.js$")
+FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,120}\.js")
 
 
 def version_key(version: str) -> tuple[int, int, int, int, str]:
     """Sort key in semver order (a pre-release sorts before its release); unparseable versions sort first."""
-    match = VERSION.match(version)
+    match = VERSION.fullmatch(version)
     if match is None:
         return (-1, -1, -1, -1, version)
     major, minor, patch, pre = match.groups()
@@ -41,7 +43,7 @@ class InstalledVersion:
     path: Path
 
     def files(self) -> list[str]:
-        return sorted(p.name for p in self.path.iterdir() if p.is_file() and FILE_NAME.match(p.name))
+        return sorted(p.name for p in self.path.iterdir() if p.is_file() and FILE_NAME.fullmatch(p.name))
 
 
 class AssetStore:
@@ -60,7 +62,7 @@ class AssetStore:
         cached = self._listing
         if cached is not None and cached[0] == stamp:
             return cached[1]
-        names = [entry.name for entry in os.scandir(self.root) if entry.is_dir() and VERSION.match(entry.name)]
+        names = [entry.name for entry in os.scandir(self.root) if entry.is_dir() and VERSION.fullmatch(entry.name)]
         ordered = sorted(names, key=version_key, reverse=True)
         self._listing = (stamp, ordered)
         return ordered
@@ -78,14 +80,14 @@ class AssetStore:
         """The version that answers a request: exact if installed, the newest of a major, else nothing."""
         if requested is None:
             return self.newest()
-        if MAJOR.match(requested):
+        if MAJOR.fullmatch(requested):
             return self.newest(major=requested)
-        if VERSION.match(requested) and requested in self.versions():
+        if VERSION.fullmatch(requested) and requested in self.versions():
             return requested
         return None
 
     def file(self, version: str, name: str) -> Path | None:
-        if not FILE_NAME.match(name) or not VERSION.match(version):
+        if not FILE_NAME.fullmatch(name) or not VERSION.fullmatch(version):
             return None
         path = self.root / version / name
         return path if path.is_file() else None
@@ -113,7 +115,7 @@ class AssetStore:
         return InstalledVersion(version, target)
 
     def remove(self, version: str) -> bool:
-        if not VERSION.match(version):
+        if not VERSION.fullmatch(version):
             return False
         target = self.root / version
         if not target.is_dir():

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import Depends, Response
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from faultline.accounts.access import ProjectContext, project_access
 from faultline.http import errors
-from faultline.http.auth import ProjectContext, project_access
 from faultline.http.deps import READ_SESSION, WRITE_SESSION
-from faultline.http.errors import FieldError
 from faultline.http.pagination import Page, PageParams, page_params, paginate_query
 from faultline.http.routing import Router
 from faultline.ids import parse_uuid
 from faultline.releases import service
+from faultline.releases.schemas import ReleaseIn, ReleaseOut, Scalar
 
 router = Router(tags=["error tracking: releases"])
 BASE = "/error_tracking/releases"
@@ -25,39 +23,6 @@ BASE = "/error_tracking/releases"
 READ = project_access("error_tracking:read")
 WRITE = project_access("error_tracking:write")
 TEXT_MAX = 2_000
-
-
-def _scalar(value: Any) -> Any:
-    """Strings and numbers are accepted (PostHog str()s them); anything else is a clear 400 on that field."""
-    if value is None or isinstance(value, str | int | float):
-        return value
-    raise FieldError("Not a valid string.")
-
-
-Scalar = Annotated[str | int | float, BeforeValidator(_scalar)]
-
-
-class ReleaseOut(BaseModel):
-    id: uuid.UUID
-    hash_id: str
-    team_id: int
-    created_at: dt.datetime
-    metadata: Any = None
-    version: str
-    project: str
-
-
-class ReleaseIn(BaseModel):
-    """PostHog reads these leniently (numbers are turned into strings); all optional on update."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    version: Scalar | None = Field(None, description="Required on create.")
-    project: Scalar | None = Field(None, description="Required on create (the release's project name).")
-    hash_id: Scalar | None = Field(
-        None, description="Stable client-chosen key (≤ 128 characters); defaults to the release id."
-    )
-    metadata: Any = Field(None, description='Free-form JSON, e.g. {"git": {"commit_id", "remote_url", "branch"}}.')
 
 
 def _text(value: Scalar | None, attr: str) -> str | None:
@@ -97,17 +62,14 @@ def create_release(
         raise errors.validation_error("Version is required")
     if not project:
         raise errors.validation_error("Project is required")
-    try:
-        release = service.create(
-            session,
-            ctx.project_id,
-            version=version,
-            project=project,
-            hash_id=service.validated_hash_id(body.hash_id),
-            metadata=body.metadata,
-        )
-    except service.ReleaseError as exc:
-        raise errors.validation_error(str(exc)) from None
+    release = service.create(
+        session,
+        ctx.project_id,
+        version=version,
+        project=project,
+        hash_id=service.validated_hash_id(body.hash_id),
+        metadata=body.metadata,
+    )
     return service.serialize(release)
 
 
@@ -139,18 +101,15 @@ def retrieve(release_id: str, ctx: ProjectContext = Depends(READ), session: Sess
 
 def _apply_update(release_id: str, body: ReleaseIn | None, ctx: ProjectContext, session: Session) -> Response:
     body = body or ReleaseIn()
-    try:
-        release = service.update(
-            session,
-            ctx.project_id,
-            _release_id(release_id),
-            metadata=body.metadata,
-            hash_id=service.validated_hash_id(body.hash_id),
-            version=_text(body.version, "version"),
-            project=_text(body.project, "project"),
-        )
-    except service.ReleaseError as exc:
-        raise errors.validation_error(str(exc)) from None
+    release = service.update(
+        session,
+        ctx.project_id,
+        _release_id(release_id),
+        metadata=body.metadata,
+        hash_id=service.validated_hash_id(body.hash_id),
+        version=_text(body.version, "version"),
+        project=_text(body.project, "project"),
+    )
     if release is None:
         raise errors.not_found()
     return Response(status_code=204)

@@ -7,16 +7,17 @@ so a token never reaches the database, the API or the UI.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from faultline.errors import Conflict, ValidationFailed
 from faultline.ids import uuid7
 from faultline.issues.sanitize import clean_json, clean_text, is_storable, json_depth
 from faultline.releases.models import Release
@@ -26,43 +27,53 @@ MAX_METADATA_BYTES = 64 * 1024
 MAX_METADATA_DEPTH = 32
 # Transports whose login name is addressing (`ssh://git@host/…`), not a secret; any password is still dropped.
 _SSH_SCHEMES = frozenset({"ssh", "git+ssh", "ssh+git"})
-_USERINFO = re.compile(r"//[^/?#]*@")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}")
 
 
-class ReleaseError(ValueError):
+class ReleaseError(ValidationFailed, ValueError):
     """A request that cannot be satisfied; the message is user-facing."""
 
 
-class HashInUse(ReleaseError):
+class HashInUse(Conflict, ReleaseError):
     def __init__(self, hash_id: str) -> None:
         super().__init__(f"Hash id {hash_id} already in use")
 
 
 def sanitize_remote_url(url: str) -> str:
-    """A git remote without credentials, query or fragment.
+    """A git remote without credentials, query or fragment, whatever form it is written in.
 
-    * scheme URLs: userinfo removed (ssh keeps a bare login name), `?…` and `#…` dropped;
-    * scp-like `user@host:path`: kept, except a `user:password@` whose password is dropped.
+    * `scheme://user:password@host/path` and scheme-relative `//user@host/path`: the user-info goes (ssh keeps a bare
+      login name, which is addressing, not a secret);
+    * scp-like `user:password@host:path` (what git reads when a `:` comes before the first `/`): the password goes,
+      the login stays (`git@github.com:acme/web.git` is kept as is);
+    * scheme-less `token@host/path`: the user-info goes;
+    * every form loses its `?query` and `#fragment` (`access_token=`, `private_token=`, signed-URL parameters…): git
+      remotes carry nothing else there.
+
+    User-info is everything before the last `@` of the authority, and the authority runs to the first `/` (not to a
+    `?` or `#`), so a password containing those characters is removed too.
     """
     text = url.strip()
-    if "://" in text:
-        try:
-            parts = urlsplit(text)
-        except ValueError:
-            return _USERINFO.sub("//", text.split("?", 1)[0].split("#", 1)[0])
-        userinfo, _, host = parts.netloc.rpartition("@")
-        login = userinfo.split(":", 1)[0]
-        if parts.scheme.lower() in _SSH_SCHEMES and login:
-            host = f"{login}@{host}"
-        return urlunsplit((parts.scheme, host, parts.path, "", ""))
-    userinfo, at, rest = text.rpartition("@")
-    if at and ":" in userinfo and "/" not in userinfo:
-        return f"{userinfo.split(':', 1)[0]}@{rest}"
-    return text
+    scheme, sep, rest = text.partition("://")
+    keep_login: bool | None
+    if sep and _SCHEME.fullmatch(scheme):
+        prefix, keep_login = f"{scheme}://", scheme.lower() in _SSH_SCHEMES
+    elif text.startswith("//"):
+        prefix, rest, keep_login = "//", text[2:], False
+    else:
+        prefix, rest, keep_login = "", text, None
+    authority, slash, path = rest.partition("/")
+    userinfo, at, host = authority.rpartition("@")
+    if keep_login is None:  # scheme-less: scp-like `host:path` keeps its login like ssh://
+        keep_login = ":" in host
+    login = userinfo.split(":", 1)[0] if at and keep_login else ""
+    cleaned = prefix + (f"{login}@{host}" if login else host) + slash + path
+    return re.split(r"[?#]", cleaned, maxsplit=1)[0]
 
 
 def clean_metadata(metadata: Any) -> Any:
-    """Storable metadata with `git.remote_url` sanitised; raises ReleaseError when too large or too deep."""
+    """Storable metadata with `git.remote_url` (and any other `git.…url`) sanitised; raises ReleaseError when too
+    large or too deep."""
     if metadata is None:
         return None
     if json_depth(metadata, MAX_METADATA_DEPTH) > MAX_METADATA_DEPTH:
@@ -71,8 +82,11 @@ def clean_metadata(metadata: Any) -> Any:
     if len(orjson.dumps(metadata)) > MAX_METADATA_BYTES:
         raise ReleaseError(f"Metadata cannot exceed {MAX_METADATA_BYTES} bytes.")
     git = metadata.get("git") if isinstance(metadata, dict) else None
-    if isinstance(git, dict) and isinstance(git.get("remote_url"), str):
-        metadata = {**metadata, "git": {**git, "remote_url": sanitize_remote_url(git["remote_url"])}}
+    if isinstance(git, dict):
+        # `remote_url` is what posthog-cli sends; any other `…url` field there gets the same treatment.
+        urls = {k: sanitize_remote_url(v) for k, v in git.items() if k.lower().endswith("url") and isinstance(v, str)}
+        if urls:
+            metadata = {**metadata, "git": {**git, **urls}}
     return metadata
 
 
@@ -192,3 +206,38 @@ def delete(session: Session, project_id: int, release_id: uuid.UUID) -> bool:
     """Deletes the release; its symbol sets go with it (foreign key cascade, as in PostHog)."""
     result = session.execute(sa.delete(Release).where(Release.project_id == project_id, Release.id == release_id))
     return bool(result.rowcount)
+
+
+def sentry_hash_id(version: str) -> str:
+    """The hash id of a release named only by a version (Sentry SDKs' `release`, sentry-cli `releases new`)."""
+    return hashlib.sha512(b"sentry\x00" + version.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def ensure_version(session: Session, project_id: int, version: str) -> Release:
+    """The project's release with this version, created when no release has it yet (Sentry events name their
+    release by version alone). Called inside the digest's write transaction; a concurrent creation of the same
+    release is found again instead of failing the batch."""
+    return find_or_create_version(session, project_id, version)[0]
+
+
+def find_or_create_version(
+    session: Session, project_id: int, version: str, project_name: str = ""
+) -> tuple[Release, bool]:
+    """The one find-or-create of a release named by its version (events' `release`, sentry-cli): the oldest row with
+    that version, else a new one keyed by `sentry_hash_id`, so two creators never make two rows; True when created."""
+    version = clean_text(version)
+    found = session.scalars(
+        sa.select(Release)
+        .where(Release.project_id == project_id, Release.version == version)
+        .order_by(Release.created_at, Release.id)
+        .limit(1)
+    ).first()
+    if found is not None:
+        return found, False
+    try:
+        return create(session, project_id, version=version, project=project_name, hash_id=sentry_hash_id(version)), True
+    except HashInUse:  # created concurrently (another upload, or an event naming this release)
+        existing = get_by_hash(session, project_id, sentry_hash_id(version))
+        if existing is None:
+            raise
+        return existing, False

@@ -17,7 +17,6 @@ import logging
 import math
 import threading
 import uuid
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -27,22 +26,24 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from faultline.db import utcnow
-from faultline.pipeline.seams import Assignee, GroupingDecision
+from faultline.protocol.seams import Assignee, GroupingDecision
 from faultline.rules import revisions
 from faultline.rules.filters import FilterError, Predicate, compile_filters
-from faultline.rules.models import AssignmentRule, GroupingRule, SuppressionRule
+from faultline.rules.models import AssignmentRule, BypassRule, GroupingRule, SeverityRule, SuppressionRule
 
 log = logging.getLogger(__name__)
 
-RuleKind = Literal["suppression", "grouping", "assignment"]
+RuleKind = Literal["suppression", "grouping", "assignment", "bypass", "severity"]
 SAMPLING_BUCKETS = 10_000
 # disabled_data keeps the offending event's properties for the UI; beyond this size only the exception summary.
 MAX_DISABLED_PROPS_BYTES = 64 * 1024
 
-_MODELS: dict[RuleKind, type[SuppressionRule] | type[GroupingRule] | type[AssignmentRule]] = {
+_MODELS: dict[RuleKind, Any] = {
     "suppression": SuppressionRule,
     "grouping": GroupingRule,
     "assignment": AssignmentRule,
+    "bypass": BypassRule,
+    "severity": SeverityRule,
 }
 
 
@@ -68,6 +69,7 @@ class CompiledRule:
     error: str | None = None
     threshold: int = SAMPLING_BUCKETS
     assignee: Assignee | None = None
+    severity: str | None = None
 
 
 @dataclass
@@ -77,6 +79,8 @@ class CompiledProjectRules:
     suppression: list[CompiledRule] = field(default_factory=list)
     grouping: list[CompiledRule] = field(default_factory=list)
     assignment: list[CompiledRule] = field(default_factory=list)
+    bypass: list[CompiledRule] = field(default_factory=list)
+    severity: list[CompiledRule] = field(default_factory=list)
 
 
 def _assignee(user_id: int | None, role_id: uuid.UUID | None) -> Assignee | None:
@@ -101,7 +105,8 @@ def _compile(kind: RuleKind, row: Any) -> CompiledRule:
         predicate=predicate,
         error=error,
         threshold=sampling_threshold(float(row.sampling_rate)) if kind == "suppression" else SAMPLING_BUCKETS,
-        assignee=_assignee(row.user_id, row.role_id) if kind != "suppression" else None,
+        assignee=_assignee(row.user_id, row.role_id) if kind in ("grouping", "assignment") else None,
+        severity=row.severity if kind == "severity" else None,
     )
 
 
@@ -194,9 +199,24 @@ class BoundProjectRules:
                 return rule.assignee
         return None
 
+    def bypass(self, properties: Mapping[str, Any]) -> uuid.UUID | None:
+        for rule in self._compiled.bypass:
+            if self._matches(rule, properties, None):
+                return rule.id
+        return None
+
+    def severity(self, properties: Mapping[str, Any]) -> str | None:
+        for rule in self._compiled.severity:
+            if self._matches(rule, properties, None):
+                return rule.severity
+        return None
+
 
 class RulesEngine:
-    """`RulesProvider` with a per-project cache validated against the config revision on every call."""
+    """`RulesProvider` with a per-project cache validated against the config revision on every call.
+
+    One per application and database, built by the composition root (`faultline.runtime`): cache keys are project
+    ids, so an engine must never serve two databases (tests run several in one process)."""
 
     def __init__(self) -> None:
         self._cache: dict[int, CompiledProjectRules] = {}
@@ -220,17 +240,3 @@ class RulesEngine:
                 self._cache.clear()
             else:
                 self._cache.pop(project_id, None)
-
-
-_engines: weakref.WeakKeyDictionary[Any, RulesEngine] = weakref.WeakKeyDictionary()
-_engines_lock = threading.Lock()
-
-
-def engine_for(db: Any) -> RulesEngine:
-    """The process-wide engine of one database (cache keys are project ids, so engines must not be shared between
-    databases — tests run several in one process)."""
-    with _engines_lock:
-        engine = _engines.get(db)
-        if engine is None:
-            engine = _engines[db] = RulesEngine()
-        return engine

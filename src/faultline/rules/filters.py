@@ -28,6 +28,8 @@ from typing import Any, Literal
 import orjson
 import re2
 
+from faultline.ids import parse_ascii_int
+
 ARRAY_KEYS = frozenset({"$exception_types", "$exception_values", "$exception_sources", "$exception_functions"})
 
 GROUP_TYPES = ("AND", "OR")
@@ -216,7 +218,9 @@ def as_string_list(value: Any) -> list[str]:
     return []
 
 
-_SEMVER = re.compile(r"\s*v?(\d+(?:\.\d+)*)")
+# ASCII digits, at most 18 per part: event properties are untrusted, and `int()` of a 5 000-digit run raises.
+_SEMVER = re.compile(r"\s*v?([0-9]{1,18}(?:\.[0-9]{1,18})*)")
+_RELATIVE_DATE = re.compile(r"-?([0-9]{1,9})([hdwmyHDWMY])")
 
 
 def semver_key(value: Any) -> tuple[int, ...] | None:
@@ -235,11 +239,14 @@ def _parse_date(value: Any) -> dt.datetime | None:
     text = as_text(value)
     if not text:
         return None
-    relative = re.fullmatch(r"-?(\d+)([hdwmyHDWMY])", text.strip())
+    relative = _RELATIVE_DATE.fullmatch(text.strip())
     if relative:
         amount, unit = int(relative.group(1)), relative.group(2)
         hours = {"h": 1, "d": 24, "w": 24 * 7, "m": 24 * 30, "y": 24 * 365}[unit.lower()]
-        return dt.datetime.now(dt.UTC) - dt.timedelta(hours=amount * hours)
+        try:
+            return dt.datetime.now(dt.UTC) - dt.timedelta(hours=amount * hours)
+        except OverflowError:  # before year 1: no event date can compare with it
+            return None
     try:
         parsed = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
@@ -312,10 +319,10 @@ _SEMVER_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 def _semver_parts(value: Any, name: str) -> list[int]:
     if not isinstance(value, str):
         raise FilterError(f"{name} operator requires a semver string value", "compile")
-    parts = value.strip().split("-")[0].split(".")
-    if not parts[0] or not all(p.isdigit() for p in parts):
+    parts = [parse_ascii_int(p, max_digits=18) for p in value.strip().split("-")[0].split(".")]
+    if any(p is None for p in parts):
         raise FilterError(f"{name} operator requires a valid semver string (e.g., '1.2.3')", "compile")
-    return [int(p) for p in parts]
+    return [p for p in parts if p is not None]
 
 
 def _semver_bounds(operator: str, value: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:

@@ -1,4 +1,4 @@
-"""Suppression, grouping and assignment rules: ordered property-filter groups evaluated by the digest worker.
+"""Suppression, grouping, assignment, bypass and severity rules: ordered property-filter groups the digest evaluates.
 
 `disabled_data` non-null means the rule is disabled (the worker writes it when evaluating the rule fails);
 `order_key` ascending is evaluation order and deliberately not unique (PostHog does not enforce it either).
@@ -49,6 +49,20 @@ class AssignmentRule(_RuleColumns, Base):
 
     user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=True)
     role_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("roles.id", ondelete="CASCADE"), nullable=True)
+
+
+class BypassRule(_RuleColumns, Base):
+    """Events matching a bypass rule are exempt from the per-issue rate limit (PostHog's ErrorTrackingBypassRule)."""
+
+    __tablename__ = "bypass_rules"
+
+
+class SeverityRule(_RuleColumns, Base):
+    """The first matching severity rule sets a new issue's `severity` (PostHog's ErrorTrackingSeverityRule)."""
+
+    __tablename__ = "severity_rules"
+
+    severity: Mapped[str] = mapped_column(sa.String(20))
 
 
 class ConfigRevision(Base):

@@ -1,4 +1,4 @@
-"""REST endpoints for suppression, grouping and assignment rules (spec §2.6–§2.9).
+"""REST endpoints for suppression, grouping, assignment, bypass and severity rules (spec §2.6–§2.9).
 
 Status codes follow PostHog exactly, including the surprising ones: updates and reorder answer **204** with no
 body, the grouping-rule list is unpaginated (`{"results": [...]}`), the other lists are LimitOffset pages.
@@ -12,17 +12,20 @@ from typing import Any
 from fastapi import Depends, Response
 from sqlalchemy.orm import Session
 
+from faultline.accounts.access import ProjectContext, project_access
+from faultline.config import Settings
+from faultline.db import utcnow
 from faultline.http import errors
-from faultline.http.auth import ProjectContext, project_access
-from faultline.http.deps import READ_SESSION, WRITE_SESSION
+from faultline.http.deps import READ_SESSION, WRITE_SESSION, get_settings
 from faultline.http.pagination import Page, PageParams, page_params, paginate_query
 from faultline.http.routing import Router
-from faultline.pipeline.seams import Assignee
+from faultline.protocol.seams import Assignee
+from faultline.rules import preview as previews
 from faultline.rules import schemas
 from faultline.rules import service as rules
-from faultline.rules.models import AssignmentRule, GroupingRule, SuppressionRule
+from faultline.rules.models import AssignmentRule, BypassRule, GroupingRule, SeverityRule, SuppressionRule
 from faultline.rules.schemas import drf_int
-from faultline.rules.service import RuleError, RuleModel
+from faultline.rules.service import RuleModel
 
 router = Router(tags=["error tracking rules"])
 
@@ -35,10 +38,6 @@ def _no_content() -> Response:
     return Response(status_code=204)
 
 
-def _rule_error(exc: RuleError) -> errors.APIError:
-    return errors.validation_error(str(exc), exc.attr, code=exc.code)
-
-
 def _get_or_404(session: Session, model: RuleModel, ctx: ProjectContext, rule_id: str) -> Any:
     rule = rules.get_rule(session, model, ctx.project_id, rule_id)
     if rule is None:
@@ -46,7 +45,7 @@ def _get_or_404(session: Session, model: RuleModel, ctx: ProjectContext, rule_id
     return rule
 
 
-def _assignee(value: schemas.AssigneeIn | None) -> Assignee | None:
+def _assignee(value: schemas.RuleAssigneeIn | None) -> Assignee | None:
     return value.to_assignee() if value is not None else None
 
 
@@ -125,12 +124,9 @@ def create_suppression_rule(
     session: Session = WRITE_SESSION,
 ) -> dict[str, Any]:
     body = body or schemas.SuppressionRuleCreate()
-    try:
-        rule = rules.create_suppression_rule(
-            session, ctx.project_id, filters=body.filters, sampling_rate=float(body.sampling_rate)
-        )
-    except RuleError as exc:
-        raise _rule_error(exc) from None
+    rule = rules.create_suppression_rule(
+        session, ctx.project_id, filters=body.filters, sampling_rate=float(body.sampling_rate)
+    )
     return suppression_out(rule)
 
 
@@ -151,10 +147,7 @@ def _update_suppression_rule(
 ) -> Response:
     rule = _get_or_404(session, SuppressionRule, ctx, rule_id)
     body = body or schemas.SuppressionRuleUpdate()
-    try:
-        rules.update_suppression_rule(session, rule, filters=body.filters, sampling_rate=body.sampling_rate)
-    except RuleError as exc:
-        raise _rule_error(exc) from None
+    rules.update_suppression_rule(session, rule, filters=body.filters, sampling_rate=body.sampling_rate)
     return _no_content()
 
 
@@ -176,12 +169,9 @@ def create_grouping_rule(
     ctx: ProjectContext = Depends(WRITE),
     session: Session = WRITE_SESSION,
 ) -> dict[str, Any]:
-    try:
-        rule = rules.create_grouping_rule(
-            session, ctx.project, filters=body.filters, assignee=_assignee(body.assignee), description=body.description
-        )
-    except RuleError as exc:
-        raise _rule_error(exc) from None
+    rule = rules.create_grouping_rule(
+        session, ctx.project, filters=body.filters, assignee=_assignee(body.assignee), description=body.description
+    )
     return grouping_out(rule, None)
 
 
@@ -200,10 +190,7 @@ def _update_grouping_rule(
     session: Session = WRITE_SESSION,
 ) -> Response:
     rule = _get_or_404(session, GroupingRule, ctx, rule_id)
-    try:
-        rules.update_grouping_rule(session, rule, filters=body.filters if body else None)
-    except RuleError as exc:
-        raise _rule_error(exc) from None
+    rules.update_grouping_rule(session, rule, filters=body.filters if body else None)
     return _no_content()
 
 
@@ -229,12 +216,9 @@ def create_assignment_rule(
 ) -> dict[str, Any]:
     assignee = _assignee(body.assignee)
     assert assignee is not None  # the schema refuses null
-    try:
-        rule = rules.create_assignment_rule(
-            session, ctx.project, filters=body.filters, assignee=assignee, order_key=body.order_key
-        )
-    except RuleError as exc:
-        raise _rule_error(exc) from None
+    rule = rules.create_assignment_rule(
+        session, ctx.project, filters=body.filters, assignee=assignee, order_key=body.order_key
+    )
     return assignment_out(rule)
 
 
@@ -253,12 +237,117 @@ def _update_assignment_rule(
 ) -> Response:
     rule = _get_or_404(session, AssignmentRule, ctx, rule_id)
     body = body or schemas.AssignmentRuleUpdate()
-    try:
-        rules.update_assignment_rule(
-            session, ctx.project, rule, filters=body.filters, assignee=_assignee(body.assignee)
-        )
-    except RuleError as exc:
-        raise _rule_error(exc) from None
+    rules.update_assignment_rule(session, ctx.project, rule, filters=body.filters, assignee=_assignee(body.assignee))
+    return _no_content()
+
+
+# ------------------------------------------------------------------------------------------------- bypass
+
+BYPASS = "/error_tracking/bypass_rules/"
+
+
+def bypass_out(rule: BypassRule) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "filters": rule.filters,
+        "order_key": rule.order_key,
+        "disabled_data": rule.disabled_data,
+        "created_at": rule.created_at,
+        "updated_at": rule.updated_at,
+    }
+
+
+@router.get(BYPASS, response_model=Page[schemas.BypassRuleOut], summary="List bypass rules")
+def list_bypass_rules(
+    ctx: ProjectContext = Depends(READ),
+    session: Session = READ_SESSION,
+    page: PageParams = Depends(page_params),
+) -> dict[str, Any]:
+    return paginate_query(session, page, rules.list_rules(session, BypassRule, ctx.project_id), bypass_out)
+
+
+@router.post(BYPASS, response_model=schemas.BypassRuleOut, status_code=201, summary="Create a bypass rule")
+def create_bypass_rule(
+    body: schemas.BypassRuleCreate,
+    ctx: ProjectContext = Depends(WRITE),
+    session: Session = WRITE_SESSION,
+) -> dict[str, Any]:
+    rule = rules.create_bypass_rule(session, ctx.project_id, filters=body.filters, order_key=body.order_key)
+    return bypass_out(rule)
+
+
+@router.get(BYPASS + "{rule_id}/", response_model=schemas.BypassRuleOut, summary="Retrieve a bypass rule")
+def get_bypass_rule(
+    rule_id: str, ctx: ProjectContext = Depends(READ), session: Session = READ_SESSION
+) -> dict[str, Any]:
+    return bypass_out(_get_or_404(session, BypassRule, ctx, rule_id))
+
+
+def _update_bypass_rule(
+    rule_id: str,
+    body: schemas.BypassRuleUpdate | None = None,
+    ctx: ProjectContext = Depends(WRITE),
+    session: Session = WRITE_SESSION,
+) -> Response:
+    rule = _get_or_404(session, BypassRule, ctx, rule_id)
+    rules.update_bypass_rule(session, rule, filters=body.filters if body else None)
+    return _no_content()
+
+
+# ------------------------------------------------------------------------------------------------- severity
+
+SEVERITY = "/error_tracking/severity_rules/"
+
+
+def severity_out(rule: SeverityRule) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "filters": rule.filters,
+        "severity": rule.severity,
+        "order_key": rule.order_key,
+        "disabled_data": rule.disabled_data,
+        "created_at": rule.created_at,
+        "updated_at": rule.updated_at,
+    }
+
+
+@router.get(SEVERITY, response_model=Page[schemas.SeverityRuleOut], summary="List severity rules")
+def list_severity_rules(
+    ctx: ProjectContext = Depends(READ),
+    session: Session = READ_SESSION,
+    page: PageParams = Depends(page_params),
+) -> dict[str, Any]:
+    return paginate_query(session, page, rules.list_rules(session, SeverityRule, ctx.project_id), severity_out)
+
+
+@router.post(SEVERITY, response_model=schemas.SeverityRuleOut, status_code=201, summary="Create a severity rule")
+def create_severity_rule(
+    body: schemas.SeverityRuleCreate,
+    ctx: ProjectContext = Depends(WRITE),
+    session: Session = WRITE_SESSION,
+) -> dict[str, Any]:
+    rule = rules.create_severity_rule(
+        session, ctx.project_id, filters=body.filters, severity=body.severity, order_key=body.order_key
+    )
+    return severity_out(rule)
+
+
+@router.get(SEVERITY + "{rule_id}/", response_model=schemas.SeverityRuleOut, summary="Retrieve a severity rule")
+def get_severity_rule(
+    rule_id: str, ctx: ProjectContext = Depends(READ), session: Session = READ_SESSION
+) -> dict[str, Any]:
+    return severity_out(_get_or_404(session, SeverityRule, ctx, rule_id))
+
+
+def _update_severity_rule(
+    rule_id: str,
+    body: schemas.SeverityRuleUpdate | None = None,
+    ctx: ProjectContext = Depends(WRITE),
+    session: Session = WRITE_SESSION,
+) -> Response:
+    rule = _get_or_404(session, SeverityRule, ctx, rule_id)
+    body = body or schemas.SeverityRuleUpdate()
+    rules.update_severity_rule(session, rule, filters=body.filters, severity=body.severity)
     return _no_content()
 
 
@@ -288,6 +377,8 @@ for _path, _model, _handler, _noun in (
     (SUPPRESSION, SuppressionRule, _update_suppression_rule, "suppression"),
     (GROUPING, GroupingRule, _update_grouping_rule, "grouping"),
     (ASSIGNMENT, AssignmentRule, _update_assignment_rule, "assignment"),
+    (BYPASS, BypassRule, _update_bypass_rule, "bypass"),
+    (SEVERITY, SeverityRule, _update_severity_rule, "severity"),
 ):
     router.add_api_route(
         _path + "reorder/",
@@ -319,3 +410,36 @@ for _path, _model, _handler, _noun in (
             name=f"{_method.lower()}_{_noun}_rule",
             response_class=Response,
         )
+
+
+# ------------------------------------------------------------------------------------------------- dry run
+
+
+def _dry_run_handler(kind: previews.PreviewKind) -> Callable[..., dict[str, Any]]:
+    def dry_run(
+        body: schemas.RuleDryRunIn | None = None,
+        ctx: ProjectContext = Depends(READ),
+        session: Session = READ_SESSION,
+        settings: Settings = Depends(get_settings),
+    ) -> dict[str, Any]:
+        body = body or schemas.RuleDryRunIn()
+        result = previews.preview_rule(
+            session,
+            ctx.project_id,
+            kind,
+            body.filters,
+            now=utcnow(),
+            limit=settings.rule_preview_events,
+            sampling_rate=float(body.sampling_rate),
+        )
+        return {**result.as_json(), "summary": previews.describe(result)}
+
+    return dry_run
+
+
+for _kind, _base in (("suppression", SUPPRESSION), ("grouping", GROUPING), ("assignment", ASSIGNMENT)):
+    router.post(
+        _base + "dry_run/",
+        response_model=schemas.RuleDryRunOut,
+        summary=f"Preview a {_kind} rule on the last 7 days' events (nothing is saved)",
+    )(_dry_run_handler(_kind))  # type: ignore[arg-type]

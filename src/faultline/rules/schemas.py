@@ -11,12 +11,13 @@ import math
 import re
 import uuid
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from faultline.accounts import assignees
+from faultline.accounts.assignees import AssigneeOut
 from faultline.http.errors import FieldError
 from faultline.rules import filters as rule_filters
 
@@ -133,15 +134,10 @@ def drf_int(value: Any, *, minimum: int = INT32_MIN, maximum: int = INT32_MAX) -
 # ---------------------------------------------------------------------------------------------------- assignee
 
 
-class AssigneeIn(assignees.AssigneeIn):
+class RuleAssigneeIn(assignees.AssigneeIn):
     """The rule endpoints' wording ("User assignee IDs must be integers.")."""
 
     wording: ClassVar[assignees.Wording] = assignees.RULE_WORDING
-
-
-class AssigneeOut(BaseModel):
-    type: Literal["user", "role"]
-    id: int | uuid.UUID
 
 
 # ---------------------------------------------------------------------------------------------------- suppression
@@ -193,6 +189,50 @@ class SuppressionRuleOut(BaseModel):
     updated_at: dt.datetime
 
 
+# ---------------------------------------------------------------------------------------------------- dry run
+
+
+class RuleDryRunIn(SuppressionRuleCreate):
+    """The filters (and, for suppression, sampling rate) of a rule not saved yet, or of an edit not saved yet:
+    validated exactly as a suppression rule's (the validators are inherited), described for every rule kind."""
+
+    filters: Any = Field(
+        None,
+        description="The rule's filters; omit, or send an empty `values` list, for a match-all rule.",
+        json_schema_extra=FILTERS_SCHEMA,
+    )
+    sampling_rate: Any = Field(
+        1.0,
+        description="Suppression only: fraction of matching events dropped (0..1). Default 1.0.",
+        json_schema_extra={"type": "number", "minimum": 0, "maximum": 1},
+    )
+
+
+class RuleTopIssue(BaseModel):
+    id: uuid.UUID
+    name: str | None
+    events: int
+
+
+class RuleDryRunOut(BaseModel):
+    kind: str = Field(description="suppression, grouping or assignment.")
+    window_days: int = Field(description="How far back the stored events were read (7).")
+    events_considered: int = Field(
+        description="Events evaluated: the newest ones, at most FAULTLINE_RULE_PREVIEW_EVENTS."
+    )
+    events_in_window: int = Field(description="Every stored event of the window.")
+    truncated: bool = Field(description="Fewer events were evaluated than the window holds.")
+    matched_events: int
+    matched_issues: int
+    affected_events: int = Field(description="Suppression: matched events the sampling rate would drop.")
+    match_all: bool = Field(description="The filters have no condition: every event matches.")
+    matches_everything: bool = Field(
+        description="Match-all, or every evaluated event matched (the UI asks to confirm)."
+    )
+    top_issues: list[RuleTopIssue]
+    summary: str = Field(description="The same, as one sentence.")
+
+
 # ---------------------------------------------------------------------------------------------------- grouping
 
 
@@ -204,7 +244,7 @@ class GroupingRuleCreate(BaseModel):
         description="Which exceptions to group into one issue (at least one condition).",
         json_schema_extra=FILTERS_SCHEMA,
     )
-    assignee: AssigneeIn | None = Field(None, description="Optional owner of the issues this rule creates.")
+    assignee: RuleAssigneeIn | None = Field(None, description="Optional owner of the issues this rule creates.")
     description: Any = Field(None, description="What the rule is for.", json_schema_extra={"type": "string"})
 
     @field_validator("filters")
@@ -268,7 +308,7 @@ class AssignmentRuleCreate(BaseModel):
     filters: Any = Field(
         ..., description="When the rule applies (an empty group matches every event).", json_schema_extra=FILTERS_SCHEMA
     )
-    assignee: AssigneeIn | None = Field(..., description="Who new and reopened matching issues are assigned to.")
+    assignee: RuleAssigneeIn | None = Field(..., description="Who new and reopened matching issues are assigned to.")
     order_key: Any = Field(
         0, description="Evaluation priority; lower first, first match wins.", json_schema_extra={"type": "integer"}
     )
@@ -280,7 +320,7 @@ class AssignmentRuleCreate(BaseModel):
 
     @field_validator("assignee")
     @classmethod
-    def _assignee(cls, value: AssigneeIn | None) -> AssigneeIn:
+    def _assignee(cls, value: RuleAssigneeIn | None) -> RuleAssigneeIn:
         return _not_null(value)
 
     @field_validator("order_key")
@@ -293,7 +333,7 @@ class AssignmentRuleUpdate(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     filters: Any = Field(None, description="New filters; omit or null to keep them.", json_schema_extra=FILTERS_SCHEMA)
-    assignee: AssigneeIn | None = Field(None, description="New assignee; omit or null to keep it.")
+    assignee: RuleAssigneeIn | None = Field(None, description="New assignee; omit or null to keep it.")
 
     @field_validator("filters")
     @classmethod
@@ -334,3 +374,115 @@ class ReorderIn(BaseModel):
                 f'Expected a dictionary of items but got type "{type(value).__name__}".', code="not_a_dict"
             )
         return value
+
+
+# ---------------------------------------------------------------------------------------------------- bypass
+
+
+class BypassRuleCreate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    filters: Any = Field(
+        ...,
+        description="Which events skip the per-issue rate limit (an empty group matches every event).",
+        json_schema_extra=FILTERS_SCHEMA,
+    )
+    order_key: Any = Field(0, description="Evaluation priority; lower first.", json_schema_extra={"type": "integer"})
+
+    @field_validator("filters")
+    @classmethod
+    def _filters(cls, value: Any) -> dict[str, Any]:
+        return assignment_filters(_not_null(value))
+
+    @field_validator("order_key")
+    @classmethod
+    def _order_key(cls, value: Any) -> int:
+        return drf_int(_not_null(value))
+
+
+class BypassRuleUpdate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    filters: Any = Field(None, description="New filters; omit or null to keep them.", json_schema_extra=FILTERS_SCHEMA)
+
+    @field_validator("filters")
+    @classmethod
+    def _filters(cls, value: Any) -> dict[str, Any] | None:
+        return None if value is None else assignment_filters(value)
+
+
+class BypassRuleOut(BaseModel):
+    id: uuid.UUID
+    filters: dict[str, Any]
+    order_key: int
+    disabled_data: Any = None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+# ---------------------------------------------------------------------------------------------------- severity
+
+SEVERITY_SCHEMA: dict[str, Any] = {"type": "string", "enum": ["low", "medium", "high", "critical"]}
+
+
+def _severity(value: Any) -> str:
+    if not isinstance(value, str) or value not in SEVERITY_SCHEMA["enum"]:
+        shown = value if isinstance(value, str | int | float) and len(str(value)) <= 100 else "value"
+        raise FieldError(f'"{shown}" is not a valid choice.', code="invalid_choice")
+    return value
+
+
+class SeverityRuleCreate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    filters: Any = Field(
+        ...,
+        description="Which new issues get the severity (an empty group matches all).",
+        json_schema_extra=FILTERS_SCHEMA,
+    )
+    severity: Any = Field(..., description="Severity given to matching new issues.", json_schema_extra=SEVERITY_SCHEMA)
+    order_key: Any = Field(
+        0, description="Evaluation priority; lower first, first match wins.", json_schema_extra={"type": "integer"}
+    )
+
+    @field_validator("filters")
+    @classmethod
+    def _filters(cls, value: Any) -> dict[str, Any]:
+        return assignment_filters(_not_null(value))
+
+    @field_validator("severity")
+    @classmethod
+    def _severity(cls, value: Any) -> str:
+        return _severity(_not_null(value))
+
+    @field_validator("order_key")
+    @classmethod
+    def _order_key(cls, value: Any) -> int:
+        return drf_int(_not_null(value))
+
+
+class SeverityRuleUpdate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    filters: Any = Field(None, description="New filters; omit or null to keep them.", json_schema_extra=FILTERS_SCHEMA)
+    severity: Any = Field(None, description="New severity; omit or null to keep it.", json_schema_extra=SEVERITY_SCHEMA)
+
+    @field_validator("filters")
+    @classmethod
+    def _filters(cls, value: Any) -> dict[str, Any] | None:
+        return None if value is None else assignment_filters(value)
+
+    @field_validator("severity")
+    @classmethod
+    def _severity(cls, value: Any) -> str | None:
+        return None if value is None else _severity(value)
+
+
+class SeverityRuleOut(BaseModel):
+    id: uuid.UUID
+    filters: dict[str, Any]
+    severity: str
+    order_key: int
+    disabled_data: Any = None
+    created_at: dt.datetime
+    updated_at: dt.datetime

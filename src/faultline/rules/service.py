@@ -17,26 +17,29 @@ from sqlalchemy.orm import Session
 from faultline.accounts import assignees
 from faultline.accounts.models import Project
 from faultline.db import utcnow
-from faultline.issues.models import Issue, IssueFingerprint
-from faultline.pipeline.seams import Assignee
+from faultline.errors import ValidationFailed
+from faultline.issues.models import SEVERITIES, Issue, IssueFingerprint
+from faultline.protocol.seams import Assignee
 from faultline.rules import revisions
 from faultline.rules.filters import FilterError, compile_filters
-from faultline.rules.models import MATCH_ALL_FILTERS, AssignmentRule, GroupingRule, SuppressionRule
+from faultline.rules.models import (
+    MATCH_ALL_FILTERS,
+    AssignmentRule,
+    BypassRule,
+    GroupingRule,
+    SeverityRule,
+    SuppressionRule,
+)
 
-RuleModel = type[SuppressionRule] | type[GroupingRule] | type[AssignmentRule]
-AnyRule = SuppressionRule | GroupingRule | AssignmentRule
+RuleModel = type[SuppressionRule] | type[GroupingRule] | type[AssignmentRule] | type[BypassRule] | type[SeverityRule]
+AnyRule = SuppressionRule | GroupingRule | AssignmentRule | BypassRule | SeverityRule
 
 # Every rule is evaluated for every event of its project: a bound keeps one project's cost per event bounded.
 MAX_RULES_PER_KIND = 500
 
 
-class RuleError(ValueError):
+class RuleError(ValidationFailed, ValueError):
     """A write that cannot be accepted; `attr` is the offending field (None for a non-field error)."""
-
-    def __init__(self, message: str, attr: str | None = None, code: str = "invalid") -> None:
-        super().__init__(message)
-        self.attr = attr
-        self.code = code
 
 
 def check_compiles(filters: Mapping[str, Any]) -> None:
@@ -57,11 +60,7 @@ def resolve_assignee(session: Session, project: Project, assignee: Assignee) -> 
 
 
 def assignee_json(rule: GroupingRule | AssignmentRule) -> dict[str, Any] | None:
-    if rule.user_id is not None:
-        return {"type": "user", "id": rule.user_id}
-    if rule.role_id is not None:
-        return {"type": "role", "id": str(rule.role_id)}
-    return None
+    return assignees.assignee_json(rule.user_id, rule.role_id)
 
 
 def list_rules(session: Session, model: RuleModel, project_id: int) -> sa.Select[Any]:
@@ -173,6 +172,78 @@ def update_assignment_rule(
     if assignee is not None:
         values.update(resolve_assignee(session, project, assignee))
     _update(session, rule, values)
+
+
+def create_bypass_rule(
+    session: Session, project_id: int, *, filters: Mapping[str, Any], order_key: int = 0
+) -> BypassRule:
+    check_compiles(filters)
+    return _insert(session, BypassRule, project_id, {"filters": dict(filters), "order_key": order_key})
+
+
+def update_bypass_rule(session: Session, rule: BypassRule, *, filters: Mapping[str, Any] | None) -> None:
+    values: dict[str, Any] = {}
+    if filters is not None:
+        check_compiles(filters)
+        values["filters"] = dict(filters)
+    _update(session, rule, values)
+
+
+def check_severity(severity: Any) -> str:
+    if severity not in SEVERITIES:
+        raise RuleError(f'"{severity}" is not a valid choice.', "severity", "invalid_choice")
+    return str(severity)
+
+
+def create_severity_rule(
+    session: Session, project_id: int, *, filters: Mapping[str, Any], severity: str, order_key: int = 0
+) -> SeverityRule:
+    check_compiles(filters)
+    values = {"filters": dict(filters), "severity": check_severity(severity), "order_key": order_key}
+    return _insert(session, SeverityRule, project_id, values)
+
+
+def update_severity_rule(
+    session: Session, rule: SeverityRule, *, filters: Mapping[str, Any] | None, severity: str | None
+) -> None:
+    values: dict[str, Any] = {}
+    if filters is not None:
+        check_compiles(filters)
+        values["filters"] = dict(filters)
+    if severity is not None:
+        values["severity"] = check_severity(severity)
+    _update(session, rule, values)
+
+
+def enable_rule(session: Session, rule: AnyRule) -> None:
+    """Re-enable a rule the digest disabled (its filters failed on an event): clear `disabled_data`, as every update
+    does, and bump the revision so every worker's cache reloads it. If it fails again, it is disabled again."""
+    _update(session, rule, {})
+
+
+def place_last(session: Session, model: RuleModel, project_id: int, rule: AnyRule) -> None:
+    """Move `rule` after every other rule of its list: someone adding a rule to an ordered list expects it to be
+    evaluated after the rules already there (the API's create keeps PostHog's order_key instead)."""
+    keys = session.execute(list_rules(session, model, project_id).with_only_columns(model.order_key)).scalars()
+    reorder_rules(session, model, project_id, {str(rule.id): max(keys, default=0) + 1})
+
+
+MOVES = ("up", "down")
+
+
+def move_rule(session: Session, model: RuleModel, project_id: int, rule: AnyRule, direction: str) -> bool:
+    """Swap `rule` with its neighbour in evaluation order and renumber the whole list 0…n-1 (ties in order_key,
+    which the API allows, become explicit). False when it is already first (up) or last (down)."""
+    if direction not in MOVES:
+        raise RuleError("Move a rule up or down.", "direction", "invalid_choice")
+    ordered = [r.id for r in session.execute(list_rules(session, model, project_id)).scalars()]
+    index = ordered.index(rule.id)
+    other = index - 1 if direction == "up" else index + 1
+    if not 0 <= other < len(ordered):
+        return False
+    ordered[index], ordered[other] = ordered[other], ordered[index]
+    reorder_rules(session, model, project_id, {str(rule_id): position for position, rule_id in enumerate(ordered)})
+    return True
 
 
 def delete_rule(session: Session, model: RuleModel, project_id: int, rule_id: str) -> bool:

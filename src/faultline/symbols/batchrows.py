@@ -1,6 +1,6 @@
 """Symbol-set rows as one digest batch sees them: read before the write transaction, written inside it.
 
-The resolver works before the batch's write transaction (see `faultline.pipeline.seams.SymbolBatch`), so every row
+The resolver works before the batch's write transaction (see `faultline.protocol.seams.SymbolBatch`), so every row
 it would create or update is *planned* here and written by `apply`, first thing inside that transaction:
 
 * a row for a ref that had none (negative: "not uploaded", a failed fetch; positive: a fetched script) gets a
@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from faultline.db import upsert, utcnow
 from faultline.ids import uuid7
-from faultline.pipeline.seams import AppliedSymbols
+from faultline.protocol.seams import AppliedSymbols
 from faultline.releases.models import Release
 from faultline.symbols.cache import TTLCache
 from faultline.symbols.models import SymbolSet

@@ -5,6 +5,10 @@ one compression byte (0 none, 1 zstd), then the payload. Version 1 is the older 
 no compression byte. Anything we cannot read becomes a `BlobFormatError` whose message ends up, verbatim, in the
 symbol set's `failure_reason` and in each affected frame's `resolve_failure`, so it has to make sense to a person
 who only uploaded a file.
+
+A 14 KB upload can hold a zstd stream of a 450 MB source map, so the decompressed size is capped wherever contents
+are read (FAULTLINE_SYMBOL_SET_MAX_BYTES): `check_contents` measures it at upload without keeping the output, and
+`read` refuses at load — from the size the zstd frame declares when it does, else by stopping at the limit.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import enum
 import io
 import struct
 from dataclasses import dataclass
+from typing import IO
 
 import zstandard
 
@@ -22,8 +27,9 @@ V2 = 2
 _V1_HEADER = len(MAGIC) + 8
 _V2_HEADER = len(MAGIC) + 9
 
-# A 100 MiB upload of highly repetitive source maps can legitimately inflate a lot, but not without bound.
-MAX_DECOMPRESSED_BYTES = 512 * 1024 * 1024
+# The default of FAULTLINE_SYMBOL_SET_MAX_BYTES; callers pass the configured value.
+MAX_DECOMPRESSED_BYTES = 100 * 1024 * 1024
+_PIECE = 1024 * 1024
 
 
 class DataType(enum.IntEnum):
@@ -50,6 +56,23 @@ class BlobFormatError(ValueError):
     """The bytes are not a symbol-data container we can use; the message is shown to users."""
 
 
+class ContentsTooLarge(BlobFormatError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"Symbol data inflates past the {limit}-byte limit (FAULTLINE_SYMBOL_SET_MAX_BYTES); split the bundle or "
+            "raise the limit"
+        )
+        self.limit = limit
+
+
+@dataclass(frozen=True)
+class Header:
+    version: int
+    type: DataType
+    size: int  # bytes before the payload
+    compressed: bool
+
+
 @dataclass(frozen=True)
 class SymbolData:
     version: int
@@ -63,24 +86,36 @@ class SourceAndMap:
     sourcemap: bytes
 
 
-def _decompress(payload: bytes, limit: int) -> bytes:
-    reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(payload), read_across_frames=True)
-    out = io.BytesIO()
+def _inflate(source: bytes | IO[bytes], limit: int, keep: bool) -> tuple[list[bytes], int]:
+    """Decompress at most `limit` bytes (`ContentsTooLarge` past it), `_PIECE` at a time; the pieces are only
+    kept when asked. A first frame that declares a size over the limit is refused before any work."""
+    if isinstance(source, bytes):
+        try:
+            declared = zstandard.frame_content_size(source)
+        except zstandard.ZstdError:
+            declared = -1  # not even a frame header: the reader below says why
+        if declared > limit:
+            raise ContentsTooLarge(limit)
+    pieces: list[bytes] = []
+    total = 0
     try:
+        reader = zstandard.ZstdDecompressor().stream_reader(source, read_across_frames=True)
         while True:
-            chunk = reader.read(1024 * 1024)
-            if not chunk:
+            piece = reader.read(_PIECE)
+            if not piece:
                 break
-            out.write(chunk)
-            if out.tell() > limit:
-                raise BlobFormatError(f"Symbol data inflates past {limit // (1024 * 1024)} MiB")
+            total += len(piece)
+            if total > limit:
+                raise ContentsTooLarge(limit)
+            if keep:
+                pieces.append(piece)
     except zstandard.ZstdError as exc:
         raise BlobFormatError(f"Symbol data is not valid zstd: {exc}") from None
-    return out.getvalue()
+    return pieces, total
 
 
-def read(blob: bytes, *, max_decompressed: int = MAX_DECOMPRESSED_BYTES) -> SymbolData:
-    """Parse the container header and return the (decompressed) payload."""
+def read_header(blob: bytes) -> Header:
+    """The container header alone (magic, version, type, compression); the payload starts at `size`."""
     if len(blob) < len(MAGIC) + 4 or not blob.startswith(MAGIC):
         raise BlobFormatError(
             "Unsupported symbol set format: expected a posthog-cli symbol-data file "
@@ -102,14 +137,58 @@ def read(blob: bytes, *, max_decompressed: int = MAX_DECOMPRESSED_BYTES) -> Symb
         data_type = DataType(raw_type)
     except ValueError:
         raise BlobFormatError(f"Unknown symbol data type {raw_type}") from None
-    payload = blob[header:]
+    compressed = False
     if version == V2:
         compression = blob[header - 1]
-        if compression == 1:
-            payload = _decompress(payload, max_decompressed)
-        elif compression != 0:
+        if compression not in (0, 1):
             raise BlobFormatError(f"Unknown symbol data compression {compression} (expected 0 or 1)")
-    return SymbolData(version=version, type=data_type, payload=payload)
+        compressed = compression == 1
+    return Header(version=version, type=data_type, size=header, compressed=compressed)
+
+
+def read(blob: bytes, *, max_decompressed: int = MAX_DECOMPRESSED_BYTES) -> SymbolData:
+    """Parse the container header and return the (decompressed) payload, refused past `max_decompressed`."""
+    header = read_header(blob)
+    payload = blob[header.size :]
+    if header.compressed:
+        pieces, _ = _inflate(payload, max_decompressed, keep=True)
+        payload = b"".join(pieces)
+    elif len(payload) > max_decompressed:
+        raise ContentsTooLarge(max_decompressed)
+    return SymbolData(version=header.version, type=header.type, payload=payload)
+
+
+def stored_size_bound(limit: int) -> int:
+    """The largest container whose contents can still fit in `limit` bytes: zstd never grows data by more than
+    1/256 plus a small constant, so anything bigger stored is refused without being read."""
+    return _V2_HEADER + limit + limit // 256 + 128 * 1024
+
+
+def check_contents(source: bytes | IO[bytes], limit: int) -> Header:
+    """Measure a container's decompressed size without keeping it (for uploads): `ContentsTooLarge` past
+    `limit`, `BlobFormatError` for anything unreadable. A file is read from its current position."""
+    if isinstance(source, bytes):
+        head, rest = source[:_V2_HEADER], None
+    else:
+        head, rest = source.read(_V2_HEADER), source
+    header = read_header(head)
+    if isinstance(source, bytes):
+        payload: bytes | IO[bytes] = source[header.size :]
+    else:
+        assert rest is not None
+        rest.seek(header.size - len(head), io.SEEK_CUR)
+        payload = rest
+    if header.compressed:
+        _inflate(payload, limit, keep=False)
+    else:
+        if isinstance(payload, bytes):
+            size = len(payload)
+        else:
+            here = payload.tell()
+            size = payload.seek(0, io.SEEK_END) - here
+        if size > limit:
+            raise ContentsTooLarge(limit)
+    return header
 
 
 def write(data_type: DataType, payload: bytes, *, compress: bool = True) -> bytes:

@@ -2,6 +2,8 @@
 
 Building a `SourceMapCache` for a 1 MB source map costs ~100 ms while a lookup costs microseconds, so parsed symbol
 sets are kept in an LRU bounded by the bytes they were built from (their real memory use is of the same order).
+The budget is a hard one: an item bigger than the whole budget is not cached at all (the batch that needs it keeps
+it while it runs), so a single huge set cannot pin memory the operator did not grant.
 Symbol-set rows are cached for a few seconds only: long enough that a batch of frames with the same chunk id costs
 one query, short enough that an upload handled by another process is seen almost at once (uploads handled by this
 process invalidate the entry directly).
@@ -19,7 +21,7 @@ V = TypeVar("V")
 
 
 class ByteBudgetLRU(Generic[V]):
-    """Least-recently-used map whose total `size` stays under `budget` bytes (one oversize item may stay alone)."""
+    """Least-recently-used map whose total `size` never exceeds `budget` bytes."""
 
     def __init__(self, budget: int) -> None:
         self.budget = budget
@@ -39,16 +41,21 @@ class ByteBudgetLRU(Generic[V]):
             self.hits += 1
             return item[0]
 
-    def put(self, key: Hashable, value: V, size: int) -> None:
+    def put(self, key: Hashable, value: V, size: int) -> bool:
+        """Cache `value`, evicting the least recently used items; False (and nothing cached) when `size` alone
+        exceeds the budget."""
         with self._lock:
             old = self._items.pop(key, None)
             if old is not None:
                 self._total -= old[1]
+            if size > self.budget:
+                return False
             self._items[key] = (value, size)
             self._total += size
-            while self._total > self.budget and len(self._items) > 1:
+            while self._total > self.budget:
                 _, (_, evicted) = self._items.popitem(last=False)
                 self._total -= evicted
+            return True
 
     def discard(self, key: Hashable) -> None:
         with self._lock:

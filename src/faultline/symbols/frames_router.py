@@ -17,16 +17,16 @@ from fastapi import Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from faultline.accounts.access import ProjectContext, project_access
 from faultline.http import errors
-from faultline.http.auth import ProjectContext, project_access
 from faultline.http.deps import READ_SESSION
 from faultline.http.pagination import Page, PageParams, page_params, paginate_query
 from faultline.http.routing import Router
-from faultline.ids import parse_uuid
+from faultline.ids import parse_ascii_int, parse_uuid
 from faultline.issues.sanitize import is_storable
 from faultline.releases import service as releases
 from faultline.releases.models import Release
-from faultline.releases.router import ReleaseOut
+from faultline.releases.schemas import ReleaseOut
 from faultline.symbols.models import StackFrame, SymbolSet
 
 router = Router(tags=["error tracking: stack frames"])
@@ -74,13 +74,13 @@ class BatchGetIn(BaseModel):
 
 
 def split_raw_id(value: str) -> tuple[str, int]:
-    """PostHog's rule: exactly two `/`-parts with an integer second part → (hash, part); else (whole, 0)."""
+    """PostHog's rule: exactly two `/`-parts with an integer second part → (hash, part); else (whole, 0). The part
+    is ASCII digits only (`int()` would also read `١`, `+1` or `1_0`, making aliases of one frame)."""
     pieces = value.split("/")
     if len(pieces) == 2:
-        try:
-            return pieces[0], int(pieces[1])
-        except ValueError:
-            pass
+        part = parse_ascii_int(pieces[1], max_digits=10)
+        if part is not None:
+            return pieces[0], part
     return value, 0
 
 

@@ -50,3 +50,20 @@ class StackFrame(Base):
     resolved: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     context: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SentryChunk(Base):
+    """A chunk sentry-cli uploaded and no bundle has used yet (the bytes are a blob, `sentrychunks/<org>/<sha1>`).
+
+    The rows are what bounds the blobs: pending bytes per organization are capped (FAULTLINE_SENTRY_PENDING_BYTES),
+    rows older than FAULTLINE_SENTRY_CHUNK_TTL are swept with their blobs on the organization's next upload, and an
+    assembled bundle deletes its own."""
+
+    __tablename__ = "sentry_chunks"
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    checksum: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    size: Mapped[int] = mapped_column(sa.Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -18,7 +18,9 @@ import orjson
 from symbolic import SourceMapCache, SymbolicError
 from symbolic.proguard import ProguardMapper
 
-from faultline.symbols import blobformat, frames
+from faultline.platforms import _common as frames
+from faultline.protocol import FrameContext
+from faultline.symbols import blobformat
 from faultline.symbols.blobformat import BlobFormatError, DataType
 from faultline.symbols.hermes import HermesMap
 
@@ -57,7 +59,7 @@ class JsSourceMap:
         self._sources = sources
         self._lines: dict[str, list[str]] = {}
 
-    def lookup(self, line: int, column: int) -> tuple[Any, dict[str, Any] | None]:
+    def lookup(self, line: int, column: int) -> tuple[Any, FrameContext | None]:
         token = self.cache.lookup(line, column, 0)
         if token is None or token.src is None:
             return None, None
@@ -140,9 +142,10 @@ _WANTED = {
 }
 
 
-def parse(blob: bytes, kind: Kind) -> Parsed:
+def parse(blob: bytes, kind: Kind, *, max_bytes: int = blobformat.MAX_DECOMPRESSED_BYTES) -> Parsed:
+    """`max_bytes` caps the decompressed contents (FAULTLINE_SYMBOL_SET_MAX_BYTES): nothing bigger is built."""
     try:
-        data = blobformat.read(blob)
+        data = blobformat.read(blob, max_decompressed=max_bytes)
         if data.type not in _ACCEPTS[kind]:
             raise Unusable(f"This symbol set holds {_describe(data.type)} data, but the frame needs {_WANTED[kind]}")
         if kind is Kind.SOURCEMAP:

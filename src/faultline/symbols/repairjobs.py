@@ -1,6 +1,6 @@
 """The `symbol_repair` jobs that symbol-set uploads queue in `background_jobs`: creating, listing, rendering.
 
-Kept apart from `repair.py` (which runs them through the digest pipeline) so the upload API only depends on this.
+Kept apart from the job that runs them (`faultline.pipeline.reprocess`) so the upload API only depends on this.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from faultline.config import Settings
 from faultline.db import utcnow
+from faultline.ids import parse_uuid
 from faultline.jobs.models import BackgroundJob, JobStatus
 
 KIND = "symbol_repair"
@@ -72,5 +73,8 @@ def serialize_job(job: BackgroundJob) -> dict[str, Any]:
 def jobs_query(project_id: int, symbol_set_id: str | None = None) -> sa.Select[Any]:
     stmt = sa.select(BackgroundJob).where(BackgroundJob.kind == KIND, BackgroundJob.project_id == project_id)
     if symbol_set_id:
-        stmt = stmt.where(BackgroundJob.params["symbol_set_id"].as_string() == symbol_set_id)
+        # Only a well-formed id can match (jobs store canonical UUID text); anything else — "\x00" included, which
+        # PostgreSQL refuses in text — matches nothing instead of reaching the database.
+        wanted = parse_uuid(symbol_set_id)
+        stmt = stmt.where(BackgroundJob.params["symbol_set_id"].as_string() == str(wanted) if wanted else sa.false())
     return stmt.order_by(BackgroundJob.created_at.desc(), BackgroundJob.id.desc())

@@ -10,12 +10,20 @@ that ref fails fast with the same explanation; an upload for the ref turns the r
 All of this runs before the digest's write transaction, through one `SymbolSetBatch` per digest batch: it reads
 with a read session (ended before any wait on storage or the network) and leaves the rows it wants written to
 `BatchRows`, which writes them inside the transaction (see `batchrows.py`).
+
+Fetching sits on the digest's critical path, so what one event can cost it is bounded: each script + source map
+has a hard deadline (FAULTLINE_SOURCEMAP_DEADLINE), the batch as a whole a fetch budget
+(FAULTLINE_SOURCEMAP_BATCH_BUDGET; frames past it stay unresolved and nothing is remembered, so a later event
+fetches them), and a URL that failed transiently — or a host that timed out — is not tried again for
+FAULTLINE_SOURCEMAP_NEGATIVE_TTL. Symbol-set contents are capped when loaded (FAULTLINE_SYMBOL_SET_MAX_BYTES) and
+the parsed-set cache keeps to its budget; a set too big for it lives only as long as the batch using it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,17 +31,32 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from faultline.config import Settings
-from faultline.pipeline.seams import AppliedSymbols, FrameResolution
-from faultline.symbols import blobformat, fetch, frames
+from faultline.platforms import hermes, java, javascript, node
+from faultline.platforms._common import (
+    FETCH_DISABLED_PREFIX,
+    NO_CHUNK_ID,
+    NO_MAP_ID,
+    NO_MODULE,
+    NO_URL_OR_CHUNK_ID,
+    as_int,
+    as_str,
+    chunk_id_of,
+    context_from_lines,
+)
+from faultline.platforms._common import no_upload_message as _no_upload
+from faultline.protocol import Frame, FrameContext
+from faultline.protocol.seams import AppliedSymbols, FrameResolution
+from faultline.symbols import blobformat, fetch
 from faultline.symbols.batchrows import BatchRows, Row
 from faultline.symbols.cache import ByteBudgetLRU, TTLCache
 from faultline.symbols.parsed import Kind, Parsed, Unusable, parse
-from faultline.symbols.storage import BlobStorage, StorageError, new_key
+from faultline.symbols.storage import BlobStorage, BlobTooLarge, StorageError, new_key
 
 log = logging.getLogger(__name__)
 
 MAX_REF_BYTES = 2048
 ROW_TTL_SECONDS = 5.0
+# How long a missing blob or unreachable storage is remembered (fetch failures: FAULTLINE_SOURCEMAP_NEGATIVE_TTL).
 TRANSIENT_FAILURE_TTL_SECONDS = 60.0
 
 JS_PLATFORMS = ("web:javascript", "javascript")
@@ -48,7 +71,7 @@ def truncate_ref(ref: str) -> str:
 
 
 def no_upload_message(ref: str, kind: Kind) -> str:
-    return frames.no_upload_message(ref, proguard=kind is Kind.PROGUARD)
+    return _no_upload(ref, proguard=kind is Kind.PROGUARD)
 
 
 @dataclass
@@ -64,8 +87,17 @@ class LookupFailed(Exception):
         self.row = row
 
 
+def _answer(frame: Frame, context: FrameContext | None = None, row: Row | None = None) -> FrameResolution:
+    """The seam's JSON answer for a frame the platform built; `row` links it to the symbol set used (or the
+    negative row that explains the failure)."""
+    resolution = FrameResolution(contents=frame.seam_json(), context=context.as_json() if context else None)
+    if row is not None:
+        resolution.symbol_set_id, resolution.release = row.id, row.release
+    return resolution
+
+
 class SymbolSetResolver:
-    """Implements `faultline.pipeline.seams.SymbolResolver`. One instance per process; thread-safe."""
+    """Implements `faultline.protocol.seams.SymbolResolver`. One instance per process; thread-safe."""
 
     def __init__(
         self,
@@ -89,10 +121,16 @@ class SymbolSetResolver:
             policy = fetch.FetchPolicy(
                 allow_internal_ips=self.settings.sourcemap_allow_internal_ips,
                 max_bytes=self.settings.sourcemap_max_bytes,
-                timeout=float(self.settings.sourcemap_timeout),
+                idle_timeout=self.settings.sourcemap_timeout,
+                deadline=self.settings.sourcemap_deadline,
+                negative_ttl=self.settings.sourcemap_negative_ttl,
             )
             self._fetcher = fetch.Fetcher(policy)
         return self._fetcher
+
+    def remember_fetch_failure(self, project_id: int, ref: str, message: str) -> None:
+        if self.settings.sourcemap_negative_ttl > 0:
+            self.transient.put((project_id, ref), message, ttl=self.settings.sourcemap_negative_ttl)
 
     def invalidate(self, project_id: int, ref: str) -> None:
         """Forget what this process knows about a ref (called when it is uploaded, re-uploaded or deleted)."""
@@ -104,13 +142,16 @@ class SymbolSetResolver:
 
 
 class SymbolSetBatch:
-    """`faultline.pipeline.seams.SymbolBatch` over symbol sets: one digest batch (or repair chunk), one thread."""
+    """`faultline.protocol.seams.SymbolBatch` over symbol sets: one digest batch (or repair chunk), one thread."""
 
     def __init__(self, resolver: SymbolSetResolver, session: Session) -> None:
         self.resolver = resolver
         self.settings = resolver.settings
         self.session = session
         self.rows = BatchRows(session, resolver.rows)
+        self.fetch_seconds = 0.0  # spent fetching so far, against FAULTLINE_SOURCEMAP_BATCH_BUDGET
+        # The last parsed set too big for the shared cache: kept for this batch only, so its frames parse it once.
+        self._uncached: tuple[tuple[str, Kind], Parsed | str] | None = None
 
     def resolve(self, project_id: int, frame: Mapping[str, Any]) -> list[FrameResolution] | None:
         platform = frame.get("platform")
@@ -128,6 +169,7 @@ class SymbolSetBatch:
         return self.rows.apply(session)
 
     def finish(self, committed: bool) -> None:
+        self._uncached = None
         for key in self.rows.finish(committed):
             self.resolver.parsed.discard((key, Kind.SOURCEMAP))
             try:
@@ -144,87 +186,72 @@ class SymbolSetBatch:
     # Platforms ----------------------------------------------------------------------------------------------------
 
     def _web(self, project_id: int, frame: Mapping[str, Any]) -> FrameResolution:
-        location = frames.js_location(frame)
+        location = javascript.location(frame)
         if location is None:
-            return FrameResolution(contents=frames.js_unminified(frame))
-        chunk_id = frames.chunk_id_of(frame)
-        url = frames.clean_script_url(frames.as_str(frame.get("filename")))
+            return _answer(javascript.unminified(frame))
+        chunk_id = chunk_id_of(frame)
+        url = javascript.clean_script_url(as_str(frame.get("filename")))
         if not chunk_id and not url:
-            return FrameResolution(contents=frames.js_failed(frame, frames.NO_URL_OR_CHUNK_ID))
+            return _answer(javascript.failed(frame, NO_URL_OR_CHUNK_ID))
         try:
             loaded = self._load_web(project_id, chunk_id, url)
         except LookupFailed as failed:
-            return self._failed(frames.js_failed(frame, failed.message), failed.row)
+            return _answer(javascript.failed(frame, failed.message), None, failed.row)
         token, context = loaded.parsed.value.lookup(location[0], location[1])
         if token is None:
-            return self._failed(frames.js_failed(frame, frames.js_token_not_found(frame)), loaded.row)
-        return self._resolved(frames.js_resolved(frame, token), context, loaded.row)
+            return _answer(javascript.failed(frame, javascript.token_not_found(frame)), None, loaded.row)
+        return _answer(javascript.resolved(frame, token), context, loaded.row)
 
     def _node(self, project_id: int, frame: Mapping[str, Any]) -> FrameResolution:
-        chunk_id = frames.chunk_id_of(frame)
-        location = frames.js_location(frame)
+        chunk_id = chunk_id_of(frame)
+        location = javascript.location(frame)
         if not chunk_id or location is None:
-            contents, context = frames.node_direct(frame)
-            return FrameResolution(contents=contents, context=context)
+            return _answer(*node.direct(frame))
         try:
             loaded = self._load_ref(project_id, chunk_id, Kind.SOURCEMAP)
         except LookupFailed as failed:
-            contents, context = frames.node_failed(frame, failed.message)
-            return self._failed(contents, failed.row, context)
+            return _answer(*node.failed(frame, failed.message), failed.row)
         token, context = loaded.parsed.value.lookup(location[0], location[1])
         if token is None:
-            contents, context = frames.node_failed(frame, frames.js_token_not_found(frame))
-            return self._failed(contents, loaded.row, context)
-        return self._resolved(frames.js_resolved(frame, token), context, loaded.row)
+            return _answer(*node.failed(frame, javascript.token_not_found(frame)), loaded.row)
+        return _answer(javascript.resolved(frame, token), context, loaded.row)
 
     def _hermes(self, project_id: int, frame: Mapping[str, Any]) -> FrameResolution:
-        chunk_id = frames.chunk_id_of(frame)
+        chunk_id = chunk_id_of(frame)
         if not chunk_id:
-            return FrameResolution(contents=frames.hermes_failed(frame, frames.NO_CHUNK_ID))
-        column = frames.as_int(frame.get("colno"))
+            return _answer(hermes.failed(frame, NO_CHUNK_ID))
+        column = as_int(frame.get("colno"))
         try:
             loaded = self._load_ref(project_id, chunk_id, Kind.HERMES)
         except LookupFailed as failed:
-            return self._failed(frames.hermes_failed(frame, failed.message), failed.row)
+            return _answer(hermes.failed(frame, failed.message), None, failed.row)
         token = loaded.parsed.value.lookup(column) if column is not None else None
         if token is None:
             message = f"No token for column {frame.get('colno')} on chunk {chunk_id}"
-            return self._failed(frames.hermes_failed(frame, message), loaded.row)
+            return _answer(hermes.failed(frame, message), None, loaded.row)
         lines = loaded.parsed.value.source_lines(token.source_index)
-        context = frames.context_from_lines(lines, token.line) if lines else None
-        return self._resolved(frames.hermes_resolved(frame, token), context, loaded.row)
+        context = context_from_lines(lines, token.line) if lines else None
+        return _answer(hermes.resolved(frame, token), context, loaded.row)
 
     def _java(self, project_id: int, frame: Mapping[str, Any]) -> list[FrameResolution]:
-        map_id = frames.as_str(frame.get("map_id"))
-        module = frames.as_str(frame.get("module"))
+        map_id = as_str(frame.get("map_id"))
+        module = as_str(frame.get("module"))
         if not map_id:
-            return [FrameResolution(contents=frames.java_failed(frame, frames.NO_MAP_ID))]
+            return [_answer(java.failed(frame, NO_MAP_ID))]
         if not module:
-            return [FrameResolution(contents=frames.java_failed(frame, frames.NO_MODULE))]
+            return [_answer(java.failed(frame, NO_MODULE))]
         try:
             loaded = self._load_ref(project_id, map_id, Kind.PROGUARD)
         except LookupFailed as failed:
-            return [self._failed(frames.java_failed(frame, failed.message), failed.row)]
-        function = frames.as_str(frame.get("function")) or ""
-        line = frames.as_int(frame.get("lineno")) or 0
+            return [_answer(java.failed(frame, failed.message), None, failed.row)]
+        function = as_str(frame.get("function")) or ""
+        line = as_int(frame.get("lineno")) or 0
         remapped = loaded.parsed.value.remap_frame(module, function, line)
         if not remapped:
             failure = "No original frames could be derived from this raw frame"
-            return [self._failed(frames.java_failed(frame, failure), loaded.row)]
+            return [_answer(java.failed(frame, failure), None, loaded.row)]
         # ProGuard lists an inlined chain innermost first; stacks here run caller → callee, so reverse it.
-        return [self._resolved(frames.java_resolved(frame, r), None, loaded.row) for r in reversed(remapped)]
-
-    # Results ------------------------------------------------------------------------------------------------------
-
-    @staticmethod
-    def _resolved(contents: dict[str, Any], context: dict[str, Any] | None, row: Row) -> FrameResolution:
-        return FrameResolution(contents=contents, context=context, symbol_set_id=row.id, release=row.release)
-
-    @staticmethod
-    def _failed(contents: dict[str, Any], row: Row | None, context: dict[str, Any] | None = None) -> FrameResolution:
-        if row is None:
-            return FrameResolution(contents=contents, context=context)
-        return FrameResolution(contents=contents, context=context, symbol_set_id=row.id, release=row.release)
+        return [_answer(java.resolved(frame, r), None, loaded.row) for r in reversed(remapped)]
 
     # Loading symbols ----------------------------------------------------------------------------------------------
 
@@ -245,6 +272,8 @@ class SymbolSetBatch:
             raise LookupFailed(f"{no_upload_message(row.ref, kind)} (upload not finished)", row)
         cache_key = (row.storage_ptr, kind)
         parsed = self.resolver.parsed.get(cache_key)
+        if parsed is None and self._uncached is not None and self._uncached[0] == cache_key:
+            parsed = self._uncached[1]
         if parsed is None:
             parsed = self._parse_blob(row, kind)
         if isinstance(parsed, str):
@@ -258,8 +287,14 @@ class SymbolSetBatch:
         if transient is not None:
             return transient
         self._idle()
+        limit = self.settings.symbol_set_max_bytes
         try:
-            blob = self.resolver.storage.get(row.storage_ptr)
+            blob = self.resolver.storage.get(row.storage_ptr, max_bytes=blobformat.stored_size_bound(limit))
+        except BlobTooLarge as exc:
+            message = f"{blobformat.ContentsTooLarge(limit)} ({exc})"
+            self.rows.record_failure(row, message)
+            self._cache(cache_key, message, 256)
+            return message
         except StorageError as exc:
             log.warning("symbol storage unavailable for %s: %s", row.ref, exc)
             message = f"Symbol storage is unavailable: {exc}"
@@ -270,13 +305,17 @@ class SymbolSetBatch:
             self.resolver.transient.put(cache_key, message)
             return message
         try:
-            parsed: Parsed | str = parse(blob, kind)
+            parsed: Parsed | str = parse(blob, kind, max_bytes=limit)
             size = parsed.size  # type: ignore[union-attr]
         except Unusable as exc:
             parsed, size = str(exc), 256
             self.rows.record_failure(row, parsed)
-        self.resolver.parsed.put(cache_key, parsed, size)
+        self._cache(cache_key, parsed, size)
         return parsed
+
+    def _cache(self, key: tuple[str, Kind], parsed: Parsed | str, size: int) -> None:
+        if not self.resolver.parsed.put(key, parsed, size):
+            self._uncached = (key, parsed)
 
     # Browser scripts: uploaded by chunk id, else fetched by URL ---------------------------------------------------
 
@@ -292,8 +331,7 @@ class SymbolSetBatch:
             return self._load_row(project_id, row, Kind.SOURCEMAP)
         if not self.settings.sourcemap_fetch:
             raise LookupFailed(
-                f"{frames.FETCH_DISABLED_PREFIX} (FAULTLINE_SOURCEMAP_FETCH=false) and no symbol set was "
-                f"uploaded for {url}"
+                f"{FETCH_DISABLED_PREFIX} (FAULTLINE_SOURCEMAP_FETCH=false) and no symbol set was uploaded for {url}"
             )
         return self._fetch_web(project_id, url, ref, chunk_id)
 
@@ -309,29 +347,41 @@ class SymbolSetBatch:
         transient = self.resolver.transient.get((project_id, ref))
         if transient is not None:
             raise LookupFailed(transient)
-        self._idle()
+        budget = self.settings.sourcemap_batch_budget
+        started = time.monotonic()
         try:
-            found = fetch.discover(self.resolver.fetcher, url)
+            if self.fetch_seconds >= budget:
+                raise fetch.BudgetSpent(
+                    f"Not fetched: this batch already spent its {budget:g} s fetch budget "
+                    f"(FAULTLINE_SOURCEMAP_BATCH_BUDGET) on other scripts; a later event fetches {url}"
+                )
+            deadline = fetch.Deadline.within(self.settings.sourcemap_deadline, budget_left=budget - self.fetch_seconds)
+            self._idle()
+            found = fetch.discover(self.resolver.fetcher, url, deadline)
             if found.chunk_id and found.chunk_id != ref:
                 # The script names its chunk id: an uploaded symbol set beats a public source map.
                 uploaded = self.rows.get(project_id, truncate_ref(found.chunk_id))
                 if uploaded is not None and uploaded.usable:
                     return self._load_row(project_id, uploaded, Kind.SOURCEMAP)
                 self._idle()
-            sourcemap = fetch.fetch_sourcemap(self.resolver.fetcher, found)
-            blob = blobformat.write(
-                blobformat.DataType.SOURCE_AND_MAP, blobformat.encode_source_and_map(found.source, sourcemap)
-            )
-            parsed = parse(blob, Kind.SOURCEMAP)
+            sourcemap = fetch.fetch_sourcemap(self.resolver.fetcher, found, deadline)
+            payload = blobformat.encode_source_and_map(found.source, sourcemap)
+            if len(payload) > self.settings.symbol_set_max_bytes:
+                raise blobformat.ContentsTooLarge(self.settings.symbol_set_max_bytes)
+            blob = blobformat.write(blobformat.DataType.SOURCE_AND_MAP, payload)
+            parsed = parse(blob, Kind.SOURCEMAP, max_bytes=self.settings.symbol_set_max_bytes)
         except (fetch.TransientFetchError, fetch.BlockedURL) as exc:
             # The fetch error is not remembered in the database: the network may recover, or the admin may allow
             # internal addresses. A chunk id still gets its "not uploaded" row, so an upload later finds the frames.
             if chunk_id:
                 raise LookupFailed(explain(exc), negative(no_upload_message(ref, Kind.SOURCEMAP))) from None
-            self.resolver.transient.put((project_id, ref), explain(exc))
+            if not isinstance(exc, fetch.Inconclusive):  # e.g. the budget ran out: nothing learned about the URL
+                self.resolver.remember_fetch_failure(project_id, ref, explain(exc))
             raise LookupFailed(explain(exc)) from None
         except (fetch.FetchError, Unusable, blobformat.BlobFormatError) as exc:
             raise LookupFailed(explain(exc), negative(explain(exc))) from None
+        finally:
+            self.fetch_seconds += time.monotonic() - started
         key = new_key()
         try:
             self.resolver.storage.put(key, blob)
@@ -341,5 +391,5 @@ class SymbolSetBatch:
         row = self.rows.plan(
             project_id, ref, storage_ptr=key, content_hash=hashlib.sha512(blob).hexdigest(), failure_reason=None
         )
-        self.resolver.parsed.put((key, Kind.SOURCEMAP), parsed, parsed.size)
+        self._cache((key, Kind.SOURCEMAP), parsed, parsed.size)
         return Loaded(parsed=parsed, row=row)

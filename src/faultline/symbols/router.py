@@ -12,8 +12,8 @@ from fastapi import Depends, Query, Request, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from faultline.accounts.access import ProjectContext, project_access
 from faultline.http import errors
-from faultline.http.auth import ProjectContext, project_access
 from faultline.http.deps import READ_SESSION, WRITE_SESSION
 from faultline.http.pagination import Page, PageParams, page_params_factory, paginate_query
 from faultline.http.responses import ORJSONResponse
@@ -143,7 +143,7 @@ def bulk_finish_upload(
     problem = service.bulk_finish(session, runtime, ctx.project_id, body.content_hashes)
     if problem is not None:
         # Returned, not raised: the write session commits, so sets deleted for being too large stay deleted.
-        return errors.error_response(problem)
+        return errors.domain_response(problem)
     return {"success": True}
 
 
@@ -301,5 +301,5 @@ def finish_upload(
 ) -> Any:
     problem = service.finish_upload(session, runtime, ctx.project_id, symbol_set_id, body.content_hash)
     if problem is not None:
-        return errors.error_response(problem)
+        return errors.domain_response(problem)
     return ORJSONResponse({"success": True})

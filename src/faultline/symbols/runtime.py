@@ -1,13 +1,13 @@
 """The per-process symbol machinery (blob store + resolver with its caches), shared by the API and the worker.
 
 One instance per application so that an upload handled by the API can drop exactly the cache entries the digest
-worker in the same process would otherwise keep using, and so parsed source maps are built once per process.
+worker in the same process would otherwise keep using, and so parsed source maps are built once per process. The
+composition root (`faultline.runtime.Runtime.symbols`) builds it and hands the same instance to both.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +20,6 @@ from faultline.symbols.resolver import SymbolSetResolver
 from faultline.symbols.storage import BlobStorage, storage_from_settings
 
 log = logging.getLogger(__name__)
-_lock = threading.Lock()
 _QUEUES = "faultline.symbols.after_transaction"
 
 
@@ -66,26 +65,6 @@ def build_runtime(settings: Settings, storage: BlobStorage | None = None) -> Sym
     return SymbolsRuntime(settings=settings, storage=storage, resolver=SymbolSetResolver(settings, storage))
 
 
-_shared: dict[Settings, SymbolsRuntime] = {}
-
-
-def shared_runtime(settings: Settings) -> SymbolsRuntime:
-    """The process's runtime for these settings: the API and the embedded digest worker must share one, so an
-    upload invalidates exactly the caches the worker resolves with."""
-    runtime = _shared.get(settings)
-    if runtime is None:
-        with _lock:
-            runtime = _shared.get(settings)
-            if runtime is None:
-                runtime = build_runtime(settings)
-                _shared[settings] = runtime
-    return runtime
-
-
 def runtime_for(state: Any) -> SymbolsRuntime:
-    """The runtime of the application whose `app.state` this is."""
-    runtime = getattr(state, "symbols", None)
-    if runtime is None:
-        runtime = shared_runtime(state.settings)
-        state.symbols = runtime
-    return runtime
+    """The runtime of the application whose `app.state` this is (the one its composition root built)."""
+    return state.runtime.symbols

@@ -9,19 +9,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from faultline.http.errors import FieldError
+from faultline.releases.schemas import ReleaseOut
 from faultline.symbols.resolver import MAX_REF_BYTES
 
 MAX_SETS_PER_REQUEST = 5000
-
-
-class ReleaseOut(BaseModel):
-    id: str
-    hash_id: str
-    team_id: int
-    created_at: str | None
-    metadata: dict[str, Any] | None
-    version: str
-    project: str
 
 
 class SymbolSetOut(BaseModel):

@@ -2,7 +2,9 @@
 
 The error codes raised here (`content_hash_mismatch`, `release_id_mismatch`, `file_too_large`, …) are the contract
 posthog-cli reacts to, so they follow PostHog exactly. Where PostHog would answer 500 (an unknown release on the
-deprecated upload paths) we answer a 400 with the same `invalid_release_id` code the bulk flow uses.
+deprecated upload paths) we answer a 400 with the same `invalid_release_id` code the bulk flow uses. One code is
+ours: `decompressed_too_large`, for a file within the upload limit whose zstd contents inflate past
+FAULTLINE_SYMBOL_SET_MAX_BYTES (a 14 KB file can hold a 450 MB map); the set is dropped like a too-large file.
 
 An upload only counts once it is *confirmed* (content hash stored): that is when cached frames of the set are
 dropped, the in-process caches forget the ref and stored events that used it are queued for re-symbolication.
@@ -21,16 +23,15 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from faultline.db import utcnow
-from faultline.http import errors
-from faultline.http.errors import APIError
+from faultline.errors import BadRequest, NotFound, Unavailable, ValidationFailed
 from faultline.ids import parse_uuid
 from faultline.releases.models import Release
-from faultline.symbols import repairjobs
+from faultline.symbols import blobformat, repairjobs
 from faultline.symbols.batchrows import LAST_USED_REFRESH, release_json
 from faultline.symbols.models import StackFrame, SymbolSet
 from faultline.symbols.resolver import MAX_REF_BYTES
 from faultline.symbols.runtime import SymbolsRuntime
-from faultline.symbols.storage import MAX_SYMBOL_SET_BYTES, new_key
+from faultline.symbols.storage import MAX_SYMBOL_SET_BYTES, BlobTooLarge, new_key
 
 ORDERINGS: dict[str, tuple[Any, ...]] = {
     "created_at": (SymbolSet.created_at.asc(), SymbolSet.id.asc()),
@@ -42,8 +43,12 @@ ORDERINGS: dict[str, tuple[Any, ...]] = {
 }
 
 
-def upload_error(code: str, detail: str, attr: str | None = None) -> APIError:
-    return errors.validation_error(detail, attr, code=code)
+class UploadRefused(ValidationFailed):
+    """An upload refused with one of the codes posthog-cli reacts to."""
+
+
+def upload_error(code: str, detail: str, attr: str | None = None) -> UploadRefused:
+    return UploadRefused(detail, attr, code)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -100,25 +105,25 @@ def list_query(
 def get(session: Session, project_id: int, symbol_set_id: str) -> tuple[SymbolSet, Release | None]:
     parsed = parse_uuid(symbol_set_id)
     if parsed is None:
-        raise errors.not_found()
+        raise NotFound()
     found = session.execute(
         sa.select(SymbolSet, Release)
         .outerjoin(Release, Release.id == SymbolSet.release_id)
         .where(SymbolSet.project_id == project_id, SymbolSet.id == parsed)
     ).first()
     if found is None:
-        raise errors.not_found()
+        raise NotFound()
     return found[0], found[1]
 
 
 def download_url(session: Session, runtime: SymbolsRuntime, project_id: int, symbol_set_id: str) -> str:
     symbol_set, _ = get(session, project_id, symbol_set_id)
     if not symbol_set.storage_ptr:
-        raise errors.not_found("Symbol set has no uploaded file.")
+        raise NotFound("Symbol set has no uploaded file.")
     try:
         return runtime.storage.download_url(symbol_set.storage_ptr)
     except Exception:
-        raise APIError(500, type="server_error", code="error", detail="Could not generate download URL.") from None
+        raise Unavailable("Could not generate download URL.") from None
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -240,6 +245,9 @@ def _needs_upload(existing: SymbolSet, upload: UploadRequest, force: bool, skip_
 
 
 def _refresh_last_used(session: Session, project_id: int, refs: Sequence[str]) -> None:
+    """Re-uploading a set that events already used keeps it fresh (throttled to once per 12 h). A set no event has
+    used keeps `last_used` null, as in PostHog: only symbolication sets it first (`BatchRows.touch`), so "never
+    used" stays visible in the list and to retention however often CI re-uploads it."""
     if not refs:
         return
     now = utcnow()
@@ -248,7 +256,8 @@ def _refresh_last_used(session: Session, project_id: int, refs: Sequence[str]) -
         .where(
             SymbolSet.project_id == project_id,
             SymbolSet.ref.in_(list(refs)),
-            sa.or_(SymbolSet.last_used.is_(None), SymbolSet.last_used < now - LAST_USED_REFRESH),
+            SymbolSet.last_used.is_not(None),
+            SymbolSet.last_used < now - LAST_USED_REFRESH,
         )
         .values(last_used=now)
     )
@@ -274,7 +283,6 @@ def confirm_upload(session: Session, runtime: SymbolsRuntime, symbol_set: Symbol
     """The set now has data: clear its failure, drop its cached frames, forget the ref, queue the repair."""
     symbol_set.content_hash = content_hash
     symbol_set.failure_reason = None
-    symbol_set.last_used = utcnow()
     session.flush()
     session.execute(
         sa.delete(StackFrame).where(
@@ -286,6 +294,18 @@ def confirm_upload(session: Session, runtime: SymbolsRuntime, symbol_set: Symbol
     repairjobs.enqueue(session, runtime.settings, project_id=project_id, symbol_set_id=symbol_set.id, ref=ref)
 
 
+def _inflates_too_far(runtime: SymbolsRuntime, data: bytes | IO[bytes]) -> bool:
+    """Whether a symbol-data file's contents inflate past FAULTLINE_SYMBOL_SET_MAX_BYTES, measured by streaming
+    (nothing kept). Files we cannot read are not refused here: loading explains why they are unusable."""
+    try:
+        blobformat.check_contents(data, runtime.settings.symbol_set_max_bytes)
+    except blobformat.ContentsTooLarge:
+        return True
+    except blobformat.BlobFormatError:
+        return False
+    return False
+
+
 def _verify_blob(runtime: SymbolsRuntime, symbol_set: SymbolSet, declared: str) -> str | None:
     """None if the stored object matches `declared`, else the error code to answer with."""
     assert symbol_set.storage_ptr is not None
@@ -294,12 +314,30 @@ def _verify_blob(runtime: SymbolsRuntime, symbol_set: SymbolSet, declared: str) 
         return "file_not_found"
     if size == 0 or size > MAX_SYMBOL_SET_BYTES:
         return "file_too_large"
-    data = runtime.storage.get(symbol_set.storage_ptr)
+    try:
+        data = runtime.storage.get(symbol_set.storage_ptr, max_bytes=MAX_SYMBOL_SET_BYTES)
+    except BlobTooLarge:  # replaced by a bigger file since `size` looked
+        return "file_too_large"
     if data is None:
         return "file_not_found"
     if hashlib.sha512(data).hexdigest() != declared.strip().lower():
         return "content_hash_mismatch"
+    if _inflates_too_far(runtime, data):
+        return "decompressed_too_large"
     return None
+
+
+# Problems after which the set is deleted (its file can never be used) before the error is answered.
+_DROPPED = ("file_too_large", "decompressed_too_large")
+
+
+def _verify_message(runtime: SymbolsRuntime, problem: str) -> str:
+    if problem == "decompressed_too_large":
+        return (
+            f"The symbol set's contents inflate past {runtime.settings.symbol_set_max_bytes} bytes "
+            "(FAULTLINE_SYMBOL_SET_MAX_BYTES)."
+        )
+    return _VERIFY_MESSAGES[problem]
 
 
 _VERIFY_MESSAGES = {
@@ -375,7 +413,7 @@ def bulk_start(
 
 def bulk_finish(
     session: Session, runtime: SymbolsRuntime, project_id: int, content_hashes: dict[str, str]
-) -> APIError | None:
+) -> UploadRefused | None:
     """Confirm uploads. Returns (rather than raises) the error so that deleting oversized sets still commits."""
     wanted = {key: parse_uuid(key) for key in content_hashes}
     unknown = sorted(key for key, value in wanted.items() if value is None)
@@ -393,11 +431,11 @@ def bulk_finish(
     by_key = {key: sets[str(value)] for key, value in wanted.items()}
     for key, symbol_set in by_key.items():
         problem = _verify_blob(runtime, symbol_set, content_hashes[key]) if symbol_set.storage_ptr else "file_not_found"
-        if problem == "file_too_large":
+        if problem in _DROPPED:
             _delete_sets(session, runtime, project_id, [symbol_set])
-            return upload_error(problem, _VERIFY_MESSAGES[problem])
+            return upload_error(problem, f"{_verify_message(runtime, problem)} (chunk id {symbol_set.ref})")
         if problem is not None:
-            return upload_error(problem, f"{_VERIFY_MESSAGES[problem]} (chunk id {symbol_set.ref})")
+            return upload_error(problem, f"{_verify_message(runtime, problem)} (chunk id {symbol_set.ref})")
     for key, symbol_set in by_key.items():
         confirm_upload(session, runtime, symbol_set, content_hashes[key].strip().lower())
     return None
@@ -426,7 +464,7 @@ def _claim(session: Session, project_id: int, chunk_id: str, release: Release | 
 
 def check_chunk_id(chunk_id: str | None) -> str:
     if not chunk_id:
-        raise errors.bad_request("chunk_id query parameter is required", code="required")
+        raise BadRequest("chunk_id query parameter is required", code="required")
     if len(chunk_id.encode("utf-8")) > MAX_REF_BYTES:
         raise upload_error("invalid_chunk_ids", f"chunk_id must be at most {MAX_REF_BYTES} bytes", "chunk_id")
     return chunk_id
@@ -443,6 +481,9 @@ def create_from_file(
     """POST `symbol_sets/?chunk_id=` with the file in the body: stored as-is, confirmed at once."""
     release = _release_for(session, project_id, release_id)
     symbol_set = _claim(session, project_id, chunk_id, release)
+    if _inflates_too_far(runtime, fileobj):
+        raise upload_error("decompressed_too_large", _verify_message(runtime, "decompressed_too_large"))
+    fileobj.seek(0)
     digest = hashlib.sha512()
     for chunk in iter(lambda: fileobj.read(1024 * 1024), b""):
         digest.update(chunk)
@@ -473,18 +514,24 @@ def start_upload(
 
 def finish_upload(
     session: Session, runtime: SymbolsRuntime, project_id: int, symbol_set_id: str, content_hash: str | None
-) -> APIError | None:
+) -> UploadRefused | None:
     if not content_hash:
         raise upload_error(
             "content_hash_required", "A content hash must be provided to complete symbol set upload.", "content_hash"
         )
     symbol_set, _ = get(session, project_id, symbol_set_id)
     problem = _verify_blob(runtime, symbol_set, content_hash) if symbol_set.storage_ptr else "file_not_found"
-    if problem == "file_too_large":
+    if problem in _DROPPED:
         _delete_sets(session, runtime, project_id, [symbol_set])
-        return upload_error(problem, _VERIFY_MESSAGES[problem])
+        return upload_error(problem, _verify_message(runtime, problem))
     if problem is not None:
-        return upload_error(problem, _VERIFY_MESSAGES[problem])
+        return upload_error(problem, _verify_message(runtime, problem))
     if not symbol_set.content_hash:
         confirm_upload(session, runtime, symbol_set, content_hash.strip().lower())
     return None
+
+
+def delete_sets(session: Session, runtime: SymbolsRuntime, project_id: int, sets: Sequence[SymbolSet]) -> int:
+    """Delete symbol sets with their unresolved cached frames, and their blobs once `session` commits (retention's
+    expiry of unused sets)."""
+    return _delete_sets(session, runtime, project_id, sets)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
+from faultline.web.compression import UIGZipMiddleware
 from faultline.web.errors import install_handlers
 from faultline.web.middleware import SessionMiddleware
 from faultline.web.templating import STATIC_DIR, STATIC_PREFIX, Templates
@@ -17,12 +18,15 @@ from faultline.web.templating import STATIC_DIR, STATIC_PREFIX, Templates
 def install(app: FastAPI) -> None:
     from faultline.web.views import (
         account,
+        alerts,
         auth,
         autocapture,
         ingestion,
+        invites,
         issue_actions,
         issue_detail,
         issues,
+        organizations,
         projects,
         rules,
         symbols,
@@ -30,16 +34,21 @@ def install(app: FastAPI) -> None:
 
     app.state.web_templates = Templates(public_url=app.state.settings.public_url)
     app.add_middleware(SessionMiddleware)
+    # Outermost of the UI's middleware, so pages and error pages alike are compressed.
+    app.add_middleware(UIGZipMiddleware)
     install_handlers(app)
     app.mount(STATIC_PREFIX, StaticFiles(directory=STATIC_DIR), name="web-static")
     for module in (
         auth,
         account,
+        organizations,
+        invites,
         projects,
         issues,
         issue_detail,
         issue_actions,
         rules,
+        alerts,
         autocapture,
         symbols,
         ingestion,

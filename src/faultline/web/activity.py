@@ -23,6 +23,7 @@ class ActivityLine:
     text: str
     created_at: Any
     links: list[tuple[str, str]] = field(default_factory=list)  # (issue id, label)
+    comment: str | None = None  # the text of a comment (activity `commented`), shown as a quote
 
 
 def _short(value: Any, limit: int = 80) -> str:
@@ -30,7 +31,7 @@ def _short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _change_text(change: Mapping[str, Any], directory: Directory) -> str:
+def _change_text(change: Mapping[str, Any], directory: Directory, *, by_viewer: bool = False) -> str:
     name = str(change.get("field") or "")
     before, after = change.get("before"), change.get("after")
     if name == "status":
@@ -42,8 +43,12 @@ def _change_text(change: Mapping[str, Any], directory: Directory) -> str:
         after_label = directory.label(after) if isinstance(after, Mapping) else None
         before_label = directory.label(before) if isinstance(before, Mapping) else None
         if after_label:
-            return f"assigned to {after_label}" + (f" (was {before_label})" if before_label else "")
-        return f"unassigned {before_label}" if before_label else "unassigned"
+            # "You assigned the issue to yourself", never "You assigned to you".
+            target = "yourself" if by_viewer and after_label == "you" else after_label
+            return f"assigned the issue to {target}" + (f" (was {before_label})" if before_label else "")
+        if before_label:
+            return "unassigned yourself" if by_viewer and before_label == "you" else f"unassigned {before_label}"
+        return "removed the assignee"
     if name == "severity":
         return f"set severity to {_short(after)}" if after else "cleared the severity"
     if name == "name":
@@ -54,6 +59,10 @@ def _change_text(change: Mapping[str, Any], directory: Directory) -> str:
             return "moved an unresolved fingerprint here after a source-map upload"
         return "re-grouped events after a symbol-set upload"
     return f"{change.get('action') or 'changed'} {name or 'something'}: {_short(before)} → {_short(after)}"
+
+
+def _new_issues(count: int) -> str:
+    return "a new issue" if count == 1 else "new issues"
 
 
 def describe(entry: Mapping[str, Any], directory: Directory) -> ActivityLine:
@@ -75,12 +84,28 @@ def describe(entry: Mapping[str, Any], directory: Directory) -> ActivityLine:
     elif activity == "split":
         new_ids = next((c.get("after") for c in changes if c.get("field") == "split_issue_ids"), None)
         ids = [str(i) for i in new_ids] if isinstance(new_ids, list) else []
-        text = f"split {len(ids)} fingerprint{'s' if len(ids) != 1 else ''} off into new issues"
+        text = f"split {len(ids)} fingerprint{'s' if len(ids) != 1 else ''} off into {_new_issues(len(ids))}"
+        renamed = next((c.get("after") for c in changes if c.get("field") == "name"), None)
+        if renamed:
+            text += f" and renamed this one to “{_short(renamed)}”"
         links = [(issue_id, f"new issue {index + 1}") for index, issue_id in enumerate(ids[:20])]
     elif activity == "created":
         text = "created the issue"
+    elif activity == "assigned" and system:
+        target = next((c.get("after") for c in changes if c.get("field") == "assignee"), None)
+        label = directory.label(target) if isinstance(target, Mapping) else None
+        trigger = detail.get("trigger") if isinstance(detail.get("trigger"), Mapping) else {}
+        kind = "a grouping rule" if trigger.get("type") == "grouping_rule" else "an assignment rule"
+        text = f"assigned the issue to {label or 'someone'} ({kind} matched its first event)"
+    elif activity == "commented":
+        text = "commented"
+        comment = _short(detail.get("comment") or "", 5000)
     elif changes:
-        text = "; ".join(_change_text(change, directory) for change in changes)
+        by_viewer = actor == "You"
+        text = "; ".join(_change_text(change, directory, by_viewer=by_viewer) for change in changes)
     else:
         text = activity or "changed the issue"
-    return ActivityLine(actor=actor, system=system, text=text, created_at=entry.get("created_at"), links=links)
+    line = ActivityLine(actor=actor, system=system, text=text, created_at=entry.get("created_at"), links=links)
+    if activity == "commented":
+        line.comment = comment
+    return line

@@ -15,6 +15,7 @@ from starlette.datastructures import FormData
 from faultline.accounts import service as accounts
 from faultline.accounts.models import Project, User
 from faultline.http.deps import get_db
+from faultline.ids import parse_ascii_int, parse_serial_id
 from faultline.web import sessions
 from faultline.web.errors import LoginRequired, WebError, not_found
 
@@ -60,9 +61,10 @@ def viewer(request: Request) -> Viewer:
 
 
 def parse_project_id(raw: str) -> int:
-    if not raw.isdigit() or len(raw) > 12:
+    project_id = parse_serial_id(raw)
+    if project_id is None:
         raise not_found("project")
-    return int(raw)
+    return project_id
 
 
 def project_page(
@@ -84,7 +86,8 @@ async def read_form(request: Request) -> FormData:
     if content_type not in FORM_TYPES:
         raise WebError(415, "Forms must be submitted as application/x-www-form-urlencoded.")
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_FORM_BYTES):
+    size = parse_ascii_int(declared, max_digits=20)
+    if declared is not None and (size is None or size > MAX_FORM_BYTES):
         raise WebError(413, "The submitted form is too large.")
     body = bytearray()
     async for chunk in request.stream():

@@ -85,3 +85,37 @@ def property_rows(properties: Any) -> list[tuple[str, str]]:
         if len(rows) >= MAX_PROPERTIES:
             break
     return rows
+
+
+MAX_BREADCRUMBS = 100
+
+
+@dataclass(frozen=True)
+class BreadcrumbRow:
+    time: str
+    category: str | None
+    level: str | None
+    message: str
+
+
+def breadcrumbs(properties: Any) -> list[BreadcrumbRow]:
+    """The Sentry breadcrumbs of an event (`$sentry_breadcrumbs`), oldest first: what happened before the error."""
+    crumbs = properties.get("$sentry_breadcrumbs") if isinstance(properties, Mapping) else None
+    if not isinstance(crumbs, list):
+        return []
+    rows = []
+    for crumb in crumbs[-MAX_BREADCRUMBS:]:
+        if not isinstance(crumb, Mapping):
+            continue
+        message = _s(crumb.get("message"), 500)
+        if message is None and isinstance(crumb.get("data"), Mapping):
+            message = _s(orjson.dumps(crumb["data"], default=str).decode(), 500)
+        rows.append(
+            BreadcrumbRow(
+                time=_s(crumb.get("timestamp"), 40) or "",
+                category=_s(crumb.get("category"), 100),
+                level=_s(crumb.get("level"), 20),
+                message=message or "",
+            )
+        )
+    return rows

@@ -48,6 +48,12 @@ def explain(
         return GroupingExplanation("unknown", "no fingerprint record was stored for this event")
     first = record[0] if isinstance(record[0], Mapping) else {}
     if first.get("type") == "manual":
+        if first.get("source") == "message":
+            return GroupingExplanation("manual", "the normalised message (a message-only Sentry event)")
+        if first.get("source") == "sentry_fingerprint":
+            template = first.get("template")
+            shown = ", ".join(str(p)[:60] for p in template[:10]) if isinstance(template, list) else ""
+            return GroupingExplanation("manual", f"the Sentry SDK's fingerprint [{shown}]")
         return GroupingExplanation("manual", "manual fingerprint sent by the SDK ($exception_fingerprint)")
     if first.get("type") == "custom":
         rule = str(first.get("rule_id") or "")[:64] or None
@@ -87,3 +93,13 @@ def explain(
         shown = ", ".join(frame_names[:4]) + ("…" if len(frame_names) > 4 else "")
         summary += f" + {len(frame_names)} frame{'s' if len(frame_names) != 1 else ''} ({shown})"
     return GroupingExplanation("automatic", summary, parts=parts)
+
+
+def name_rule(explanation: GroupingExplanation, label: str | None) -> GroupingExplanation:
+    """Say which grouping rule grouped the events by what people recognise — its description, else its conditions —
+    instead of its UUID; a rule deleted since is said to be deleted."""
+    if explanation.method == "custom" and explanation.rule_id:
+        explanation.summary = (
+            f"grouping rule “{label[:200]}”" if label else "a grouping rule that has since been deleted"
+        )
+    return explanation

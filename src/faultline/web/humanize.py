@@ -6,7 +6,12 @@ away in the `title` of the `<time>` element the templates wrap these in.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
+import functools
+import zoneinfo
+
+from faultline.ids import parse_ascii_int
 
 _UNITS = (
     (dt.timedelta(days=365), "year"),
@@ -39,10 +44,26 @@ def relative(value: dt.datetime | None, now: dt.datetime | None = None) -> str:
     return f"in {phrase}" if future else f"{phrase} ago"
 
 
+# The viewer's time zone while a page renders (set by `Templates.response`), so that every exact time on the page —
+# including those in imported macros, which see no template context — is shown in it.
+VIEWER_ZONE: contextvars.ContextVar[str | None] = contextvars.ContextVar("viewer_zone", default=None)
+
+
+@functools.lru_cache(maxsize=64)
+def _zone(name: str) -> dt.tzinfo:
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
+
+
 def absolute(value: dt.datetime | None) -> str:
     if value is None:
         return ""
-    return _aware(value).astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    name = VIEWER_ZONE.get()
+    if not name:
+        return _aware(value).astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return _aware(value).astimezone(_zone(name)).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def iso(value: dt.datetime | None) -> str:
@@ -92,7 +113,7 @@ def user_agent(value: str | None) -> str:
             browser = name
             if token.endswith("/"):
                 version = ua.split(token, 1)[1].split(" ", 1)[0].split(".", 1)[0]
-                if version.isdigit():
+                if parse_ascii_int(version, max_digits=4) is not None:
                     browser += f" {version}"
             break
     system = next(

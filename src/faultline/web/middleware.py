@@ -1,6 +1,6 @@
 """Turns the session cookie into `request.state.session_user_id` for the UI and for the REST API.
 
-The API's auth layer (`faultline.http.auth`) already accepts a session user; this is where one comes from.
+The API's auth layer (`faultline.accounts.access`) already accepts a session user; this is where one comes from.
 Two rules keep that safe:
 
 * Capture endpoints never look at cookies (the ingestion hot path pays nothing for the UI).

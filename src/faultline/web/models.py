@@ -4,7 +4,8 @@ Sessions live in the database rather than in a signed cookie so that logging out
 ends them: a copied cookie stops working the moment its row is gone. The cookie carries a random token; only its
 SHA-256 is stored, so reading the table does not let anyone impersonate a user.
 
-Failed logins are rows too, so the login rate limit holds across every server process of a scale-out deployment.
+Login attempts are counted in rows too, so the login rate limit holds across every server process of a scale-out
+deployment (one counter row per e-mail and per client address; see `faultline.web.throttle`).
 """
 
 from __future__ import annotations
@@ -32,13 +33,12 @@ class WebSession(Base):
     user_agent: Mapped[str | None] = mapped_column(sa.String(300), nullable=True)
 
 
-class LoginAttempt(Base):
-    """One failed login, counted per e-mail and per client address within the throttle window."""
+class LoginThrottle(Base):
+    """Password checks reserved for one e-mail or client address in the current throttle window."""
 
-    __tablename__ = "login_attempts"
-    __table_args__ = (sa.Index("ix_login_attempts_key_created", "key", "created_at"),)
+    __tablename__ = "login_throttle"
 
-    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True)
     # "email:<address>" or "ip:<address>".
-    key: Mapped[str] = mapped_column(sa.String(300))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    key: Mapped[str] = mapped_column(sa.String(300), primary_key=True)
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    window_start: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -6,15 +6,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from faultline.ids import parse_ascii_int
+
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 MAX_OFFSET = 10_000_000
 
 
 def _int(raw: str | None, default: int, low: int, high: int) -> int:
-    if raw is None or not raw.isdigit() or len(raw) > 9:
+    value = parse_ascii_int(raw, max_digits=9)
+    if value is None:
         return default
-    return min(max(int(raw), low), high)
+    return min(max(value, low), high)
 
 
 @dataclass(frozen=True)

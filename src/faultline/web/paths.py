@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-WEB_PREFIXES = ("/login", "/logout", "/account", "/projects", "/project/")
+WEB_PREFIXES = ("/login", "/logout", "/account", "/organizations", "/projects", "/project/")
 
 
 def is_web_path(path: str) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from faultline.accounts import service as accounts
+from faultline.ids import parse_serial_id
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,9 @@ def _person(first: str, last: str, email: str) -> str:
 def parse_assignee(raw: str) -> tuple[str, int | uuid.UUID] | None:
     """`user:<id>` / `role:<uuid>` → (type, id); anything else → None (callers report it)."""
     kind, _, rest = raw.partition(":")
-    if kind == "user" and rest.isdigit() and 0 < len(rest) <= 10:
-        return "user", int(rest)
+    user_id = parse_serial_id(rest) if kind == "user" else None
+    if user_id is not None:
+        return "user", user_id
     if kind == "role":
         try:
             return "role", uuid.UUID(rest)

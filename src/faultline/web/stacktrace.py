@@ -20,11 +20,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
+from faultline.ids import parse_ascii_int
 from faultline.pipeline.normalize import order_by_links
+from faultline.platforms import code_variables
+from faultline.web import highlight
 
 MAX_EXCEPTIONS = 50
 MAX_FRAMES = 300
 MAX_LINE_CHARS = 400
+# Local variables shown per frame, and characters per value: enough to read a request object's repr, bounded so a
+# frame holding a huge structure cannot make the page heavy (the whole event is bounded by FAULTLINE_MAX_EVENT_BYTES).
+MAX_VARIABLES = 100
+MAX_VARIABLE_CHARS = 1000
 # Lines shown either side of the crashing line: enough to read the statement, short enough to see the next frame.
 CONTEXT_RADIUS = 5
 
@@ -40,6 +49,8 @@ class ContextLine:
     number: int | None
     text: str
     crash: bool = False
+    # Syntax-highlighted pieces of `text` ((css class, text) each), when the frame's language is known.
+    segments: tuple[highlight.Segment, ...] | None = None
 
 
 @dataclass
@@ -56,7 +67,10 @@ class FrameView:
     resolved: bool
     resolve_failure: str | None
     context: list[ContextLine] = field(default_factory=list)
+    variables: list[tuple[str, str]] = field(default_factory=list)
     open: bool = False
+    # Local variables the SDK captured (Sentry `vars`, posthog-python `code_variables`): (name, repr) pairs.
+    variables: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def location(self) -> str:
@@ -126,9 +140,7 @@ def _int(value: Any) -> int | None:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.isdigit() and len(value) < 12:
-        return int(value)
-    return None
+    return parse_ascii_int(value, max_digits=11) if isinstance(value, str) else None
 
 
 def _clip(line: str) -> str:
@@ -175,6 +187,32 @@ def _context_from_raw(frame: Mapping[str, Any], line: int | None) -> list[Contex
     return lines
 
 
+def _variable_text(value: Any) -> str:
+    """SDKs send reprs as strings (posthog-python: `"'alice'"`); Sentry may nest objects: shown as compact JSON."""
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+        except TypeError:
+            text = repr(value)
+    if len(text) > MAX_VARIABLE_CHARS:
+        text = text[:MAX_VARIABLE_CHARS] + f"… ({len(text) - MAX_VARIABLE_CHARS} more characters)"
+    return text
+
+
+def variables_of(frame: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(name, value) pairs of the frame's local variables, in the order the SDK sent them (declaration order)."""
+    found = frame.get("code_variables")
+    if not isinstance(found, Mapping):
+        junk = frame.get("junk_drawer")
+        raw = junk.get("raw_frame") if isinstance(junk, Mapping) else None
+        found = code_variables(raw if isinstance(raw, Mapping) else frame)
+    if not isinstance(found, Mapping):
+        return []
+    return [(str(name)[:200], _variable_text(value)) for name, value in list(found.items())[:MAX_VARIABLES]]
+
+
 def _around_crash(lines: list[ContextLine]) -> list[ContextLine]:
     crash = next((index for index, line in enumerate(lines) if line.crash), None)
     if crash is None:
@@ -185,6 +223,7 @@ def _around_crash(lines: list[ContextLine]) -> list[ContextLine]:
 def frame_view(frame: Mapping[str, Any], contexts: Mapping[str, Any]) -> FrameView:
     view = _frame_view(frame, contexts)
     view.context = _around_crash(view.context)
+    view.variables = variables_of(frame)
     return view
 
 
@@ -235,6 +274,23 @@ def _frame_view(frame: Mapping[str, Any], contexts: Mapping[str, Any]) -> FrameV
     return view
 
 
+def _highlight(frames: Sequence[FrameView], done: int) -> int:
+    """Colour the context lines of in-app frames until `highlight.MAX_FRAMES` frames of the event have been done."""
+    for frame in frames:
+        if done >= highlight.MAX_FRAMES:
+            break
+        if not frame.context or not frame.in_app:
+            continue
+        done += 1
+        pieces = highlight.highlight([line.text for line in frame.context], frame.lang, frame.source)
+        if pieces is not None:
+            frame.context = [
+                ContextLine(line.number, line.text, line.crash, tuple(segments))
+                for line, segments in zip(frame.context, pieces, strict=True)
+            ]
+    return done
+
+
 def _runs(frames: Sequence[FrameView]) -> list[FrameRun]:
     if frames and not any(f.in_app for f in frames):
         # Nothing of the user's own: folding everything would hide the whole trace.
@@ -270,6 +326,7 @@ def build_chain(exception_list: Any, contexts: Mapping[str, Any] | None = None) 
         return []
     exceptions = [e for e in exception_list[:MAX_EXCEPTIONS] if isinstance(e, Mapping)]
     views: list[ExceptionView] = []
+    highlighted = 0
     for position, exc in enumerate(_ordered(exceptions)):
         stack = exc.get("stacktrace")
         raw_frames = stack.get("frames") if isinstance(stack, Mapping) else None
@@ -277,6 +334,7 @@ def build_chain(exception_list: Any, contexts: Mapping[str, Any] | None = None) 
         hidden = max(len(frames_in) - MAX_FRAMES, 0)
         # Stored bottom-up (entry point first); shown most recent call first.
         shown = [frame_view(f, contexts) for f in reversed(frames_in[-MAX_FRAMES:])] if frames_in else []
+        highlighted = _highlight(shown, highlighted)
         top = next((f for f in shown if f.in_app), shown[0] if shown else None)
         if top is not None:
             top.open = True

@@ -27,6 +27,7 @@ STATIC_PREFIX = "/_static"
 PROJECT_NAV: list[tuple[str, str, str]] = [
     ("issues", "Issues", "issues"),
     ("rules", "Rules", "rules/suppression"),
+    ("alerts", "Alerts", "alerts"),
     ("autocapture", "Autocapture", "autocapture"),
     ("symbols", "Symbol sets", "symbol-sets"),
     ("releases", "Releases", "releases"),
@@ -110,7 +111,13 @@ class Templates:
             "switch_section": "",
         }
         values.update(context or {})
-        response = HTMLResponse(self.render_string(name, values), status_code=status_code)
+        viewer = values["viewer"]
+        token = humanize.VIEWER_ZONE.set(getattr(getattr(viewer, "user", None), "time_zone", None))
+        try:
+            body = self.render_string(name, values)
+        finally:
+            humanize.VIEWER_ZONE.reset(token)
+        response = HTMLResponse(body, status_code=status_code)
         response.headers.update(SECURITY_HEADERS)
         if headers:
             response.headers.update(headers)

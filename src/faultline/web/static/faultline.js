@@ -2,15 +2,37 @@
 "use strict";
 
 (function () {
-  // Copy buttons: <button data-copy="element-id">.
+  // Copy buttons: <button data-copy="element-id">. The text is in the page already (works offline); where the
+  // Clipboard API is unavailable (plain http on a LAN address is not a secure context) a hidden textarea and
+  // execCommand("copy") do it.
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+    return new Promise(function (resolve, reject) {
+      const area = document.createElement("textarea");
+      area.value = text;
+      area.setAttribute("readonly", "");
+      area.style.position = "fixed";
+      area.style.left = "-9999px";
+      document.body.appendChild(area);
+      area.select();
+      const ok = document.execCommand("copy");
+      area.remove();
+      if (ok) { resolve(); } else { reject(new Error("copy refused")); }
+    });
+  }
   document.addEventListener("click", function (event) {
     const button = event.target.closest("button[data-copy]");
     if (!button) return;
     const source = document.getElementById(button.dataset.copy);
-    if (!source || !navigator.clipboard) return;
-    navigator.clipboard.writeText(source.textContent.trim()).then(function () {
+    if (!source) return;
+    const text = "value" in source ? source.value : source.textContent.trim();
+    const status = button.parentElement && button.parentElement.querySelector("[data-copy-status]");
+    copyText(text).then(function () {
       button.classList.add("copied");
+      if (status) status.textContent = button.dataset.copyLabel || "Copied";
       setTimeout(function () { button.classList.remove("copied"); }, 1500);
+    }, function () {
+      if (status) status.textContent = "Copying was refused by the browser";
     });
   });
 
@@ -86,5 +108,75 @@
         row.querySelectorAll("input").forEach(function (input) { input.value = ""; });
       }
     }
+  });
+
+  // Keyboard shortcuts (help: "?"). Never while typing in a field, never with a modifier key held.
+  const dialog = document.getElementById("shortcuts");
+  function openHelp() { if (dialog && !dialog.open) dialog.showModal(); }
+  document.addEventListener("click", function (event) {
+    if (event.target.closest("[data-shortcuts-open]")) openHelp();
+  });
+  function rows() { return Array.prototype.slice.call(document.querySelectorAll("tr.issue-row")); }
+  function current() { return document.querySelector("tr.issue-row.kb-current"); }
+  function select(row) {
+    const old = current();
+    if (old) old.classList.remove("kb-current");
+    if (!row) return;
+    row.classList.add("kb-current");
+    const link = row.querySelector("a.issue-title");
+    if (link) link.focus({ preventScroll: true });
+    row.scrollIntoView({ block: "nearest" });
+  }
+  function click(selector) {
+    const el = document.querySelector(selector);
+    if (el) { el.click(); return true; }
+    return false;
+  }
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const target = event.target;
+    if (target.closest && target.closest("input, textarea, select, [contenteditable], dialog[open]")) return;
+    const list = rows();
+    const here = current();
+    const index = here ? list.indexOf(here) : -1;
+    switch (event.key) {
+      case "?": openHelp(); break;
+      case "j": if (list.length) select(list[Math.min(index + 1, list.length - 1)]); else return; break;
+      case "k": if (list.length) select(list[Math.max(index - 1, 0)]); else return; break;
+      case "o": case "Enter": {
+        if (!here || event.key === "Enter" && target.closest("a, button")) return;
+        const link = here.querySelector("a.issue-title");
+        if (link) link.click();
+        break;
+      }
+      case "x": {
+        const box = here && here.querySelector('input[name="ids"]');
+        if (!box) return;
+        box.click();
+        break;
+      }
+      case "r": {
+        // The issue page's Resolve button, else the list's bulk Resolve for the ticked (or selected) issues.
+        if (click('form.issue-status button[value="resolved"]')) break;
+        const ticked = document.querySelectorAll('input[name="ids"]:checked').length;
+        if (!ticked && here) { const box = here.querySelector('input[name="ids"]'); if (box) box.checked = true; }
+        if (!click('#bulk-form button[value="resolve"]')) return;
+        break;
+      }
+      case "a": {
+        const menu = document.getElementById("assignee") || document.getElementById("bulk-assignee");
+        if (!menu) return;
+        menu.focus();
+        break;
+      }
+      case "/": {
+        const search = document.getElementById("q") || document.getElementById("merge-q");
+        if (!search) return;
+        search.focus();
+        break;
+      }
+      default: return;
+    }
+    event.preventDefault();
   });
 })();

@@ -1,4 +1,5 @@
-"""The account page: personal API keys (create with scopes, revoke), password, signed-in sessions.
+"""The account page: personal API keys (create with scopes, optionally limited to projects and organizations;
+revoke), password, signed-in sessions.
 
 Key creation is validated by the REST API's own `APIKeyCreate` schema and performed by the same
 `accounts.create_api_key` the API calls; the new key is shown once, on the response to the form, and never again.
@@ -13,12 +14,13 @@ from fastapi import Depends, Request
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
-from faultline.accounts import secrets as creds
+from faultline.accounts import grants, memberships, time_zones
 from faultline.accounts import service as accounts
 from faultline.accounts.models import User
 from faultline.accounts.router import APIKeyCreate
 from faultline.http.deps import get_db
 from faultline.http.routing import Router
+from faultline.ids import parse_serial_id
 from faultline.web import flash, forms, sessions
 from faultline.web.deps import Viewer, csrf_form, viewer
 from faultline.web.errors import not_found
@@ -49,25 +51,32 @@ def _render(
     key_form: dict[str, Any] | None = None,
     key_errors: dict[str, str] | None = None,
     password_errors: dict[str, str] | None = None,
+    zone_errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
     db = get_db(request)
     with db.read() as session:
         keys = list(session.execute(accounts.user_api_keys(who.user.id)).scalars())
         live_sessions = sessions.list_for_user(session, who.user.id)
+        organizations = [org for org, _level in memberships.user_organizations(session, who.user.id)]
     project_names = {p.id: p.name for p in who.projects}
     context = {
         "page_title": "Account",
         "nav": "account",
         "keys": keys,
         "project_names": project_names,
+        "organizations": organizations,
+        "organization_names": {str(org.id): org.name for org in organizations},
         "sessions": live_sessions,
         "current_session_id": who.session.id,
         "scope_rows": _scope_rows(),
         "new_key": new_key,
-        "key_form": key_form or {"label": "", "scopes": [], "projects": []},
+        "key_form": key_form or {"label": "", "scopes": [], "projects": [], "organizations": []},
         "key_errors": key_errors or {},
         "password_errors": password_errors or {},
+        "zone_errors": zone_errors or {},
+        "time_zones": time_zones.choices(),
+        "time_zone": who.user.time_zone or "UTC",
     }
     return get_templates(request).response(request, "account.html", context, status_code=status_code)
 
@@ -98,23 +107,50 @@ def create_key(request: Request, form: FormData = Depends(csrf_form), who: Viewe
     project_ids: list[int] = []
     allowed = {p.id for p in who.projects}
     for raw in raw_projects:
-        if not raw.isdigit() or int(raw) not in allowed:
+        project_id = parse_serial_id(raw)
+        if project_id is None or project_id not in allowed:
             errors["scoped_teams"] = "Choose projects from the list."
             break
-        project_ids.append(int(raw))
-    payload = {"label": label, "scopes": scopes, "scoped_teams": project_ids or None}
+        project_ids.append(project_id)
+    organization_ids = forms.texts(form, "organizations", limit=64)
+    payload = {
+        "label": label,
+        "scopes": scopes,
+        "scoped_teams": project_ids or None,
+        "scoped_organizations": organization_ids or None,
+    }
     body, schema_errors = forms.validate(APIKeyCreate, payload)
     if not label.strip():
         schema_errors.setdefault("label", "Give the key a label so you recognise it later.")
     errors = {**schema_errors, **errors}
-    key_form = {"label": label, "scopes": scopes, "projects": project_ids}
+    key_form = {"label": label, "scopes": scopes, "projects": project_ids, "organizations": organization_ids}
     if errors or body is None:
         return _render(request, who, key_form=key_form, key_errors=errors, status_code=400)
-    with get_db(request).write() as session:
+    db = get_db(request)
+    with db.read() as session:
+        try:
+            grant = grants.check_new_key(
+                session,
+                who.user.id,
+                grants.Reach.everything(),
+                scopes=body.scopes,
+                scoped_teams=body.scoped_teams,
+                scoped_organizations=body.scoped_organizations,
+            )
+        except grants.GrantError as exc:
+            grant, errors = None, {exc.attr: str(exc)}
+    if grant is None:
+        return _render(request, who, key_form=key_form, key_errors=errors, status_code=400)
+    with db.write() as session:
         user = session.get(User, who.user.id)
         assert user is not None
         key, value = accounts.create_api_key(
-            session, user, label=body.label, scopes=body.scopes, scoped_teams=body.scoped_teams
+            session,
+            user,
+            label=body.label,
+            scopes=grant.scopes,
+            scoped_teams=grant.scoped_teams,
+            scoped_organizations=grant.scoped_organizations,
         )
         new_key = {"label": key.label, "value": value, "scopes": list(key.scopes)}
     return _render(request, who, new_key=new_key, status_code=201)
@@ -141,19 +177,15 @@ def change_password(request: Request, form: FormData = Depends(csrf_form), who: 
     current = forms.text(form, "current_password", 1000)
     new = forms.text(form, "new_password", 1000)
     confirm = forms.text(form, "confirm_password", 1000)
-    errors: dict[str, str] = {}
-    if not creds.verify_password(current, who.user.password_hash):
-        errors["current_password"] = "This is not your current password."
-    if len(new) < 8:
-        errors["new_password"] = "Passwords must be at least 8 characters."
-    elif new != confirm:
+    errors = accounts.password_change_problems(who.user, current, new)
+    if "new_password" not in errors and new != confirm:
         errors["confirm_password"] = "The two new passwords differ."
     if errors:
         return _render(request, who, password_errors=errors, status_code=400)
     with get_db(request).write() as session:
         user = session.get(User, who.user.id)
         assert user is not None
-        accounts.set_password(session, user, new)
+        accounts.change_password(session, user, current, new)
         ended = sessions.end_others(session, who.user.id, who.session.id)
     response = RedirectResponse("/account", status_code=303)
     suffix = f" {ended} other session{'s' if ended != 1 else ''} signed out." if ended else ""
@@ -169,4 +201,17 @@ def end_other_sessions(
         ended = sessions.end_others(session, who.user.id, who.session.id)
     response = RedirectResponse("/account", status_code=303)
     flash.add(request, response, f"Signed out {ended} other session{'s' if ended != 1 else ''}.")
+    return response
+
+
+@router.post("/account/time-zone")
+def set_time_zone(request: Request, form: FormData = Depends(csrf_form), who: Viewer = Depends(viewer)) -> Response:
+    """Exact times (hover titles, the Markdown export's facts stay UTC) are shown in this zone from now on."""
+    try:
+        with get_db(request).write() as session:
+            stored = time_zones.set_time_zone(session, who.user.id, forms.text(form, "time_zone", 100))
+    except time_zones.UnknownTimeZone as exc:
+        return _render(request, who, zone_errors={"time_zone": str(exc)}, status_code=400)
+    response = RedirectResponse("/account", status_code=303)
+    flash.add(request, response, f"Times are now shown in {stored or 'UTC'}.")
     return response

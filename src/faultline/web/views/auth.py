@@ -2,8 +2,9 @@
 
 The login form has no session yet, so its CSRF token is an HMAC of a random cookie nonce under the server secret:
 a cross-site page can neither read the nonce nor compute the token, which stops login-CSRF (being silently logged
-in to an attacker's account). Failed attempts are throttled per e-mail and per address before any password hash is
-computed; unknown e-mails cost the same hash verification as known ones so timing does not reveal accounts.
+in to an attacker's account). Attempts are throttled per e-mail and per address: each one reserves its place in the
+budget atomically before any password hash is computed (`throttle.reserve`); unknown e-mails cost the same hash
+verification as known ones so timing does not reveal accounts.
 """
 
 from __future__ import annotations
@@ -113,8 +114,7 @@ def login_submit(request: Request, form: FormData = Depends(read_form)) -> Respo
 
     db = get_db(request)
     address = _client_address(request)
-    with db.read() as session:
-        verdict = throttle.check(session, email, address)
+    verdict = throttle.reserve(db, email, address)
     if not verdict.allowed:
         minutes = max(1, round(verdict.retry_after_seconds / 60))
         wait = f"{minutes} minute{'s' if minutes != 1 else ''}"
@@ -134,12 +134,10 @@ def login_submit(request: Request, form: FormData = Depends(read_form)) -> Respo
             user = None
     password_ok = creds.verify_password(password, user.password_hash if user else _DUMMY_HASH)
     if user is None or not password_ok or not user.is_active or not user.password_hash:
-        with db.write() as session:
-            throttle.record_failure(session, email, address)
         return _render_login(request, next_url=next_url, email=email, errors={"form": GENERIC_FAILURE}, status_code=400)
 
     with db.write() as session:
-        throttle.clear(session, email)
+        throttle.succeeded(session, email, address)
         token, _active = sessions.create(session, user.id, ip=address, user_agent=request.headers.get("user-agent"))
         stored = session.get(User, user.id)
         if stored is not None:

@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import Depends, Request
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
@@ -21,8 +20,7 @@ from starlette.responses import RedirectResponse, Response
 from faultline.http.deps import get_db
 from faultline.http.routing import Router
 from faultline.ids import parse_uuid
-from faultline.issues import service
-from faultline.issues.models import IssueFingerprint
+from faultline.issues import comments, service
 from faultline.issues.schemas import MAX_IDS, AssignIn, IssueUpdateIn, MergeIn, SplitIn
 from faultline.web import flash, forms
 from faultline.web.deps import ProjectPage, csrf_form, project_page
@@ -179,18 +177,39 @@ def split(
         chosen = list(dict.fromkeys(forms.texts(form, "fingerprints", limit=20_000, count=MAX_IDS)))
         if not chosen:
             raise Refused("split", "Tick the fingerprints to move into new issues.")
-        owned = session.execute(
-            sa.select(sa.func.count()).where(
-                IssueFingerprint.project_id == page.project.id, IssueFingerprint.issue_id == parsed
-            )
-        ).scalar_one()
-        if len(chosen) >= owned:
-            raise Refused("split", "Keep at least one fingerprint in this issue: untick one.")
         body = _validated(SplitIn, {"fingerprints": [{"fingerprint": value} for value in chosen]}, "split")
         requests = [service.SplitRequest(fingerprint=f.fingerprint) for f in body.fingerprints]
-        new_ids = service.split_issue(session, page.project.id, parsed, requests, page.user)
+        try:
+            new_ids = service.split_issue(session, page.project.id, parsed, requests, page.user, keep_one=True)
+        except service.KeepOneFingerprint as exc:
+            raise Refused("split", exc.detail) from None
         if not new_ids:
             raise Refused("split", "Those fingerprints no longer belong to this issue.")
-        return f"Split {len(new_ids)} fingerprint{'s' if len(new_ids) != 1 else ''} off into new issues."
+        if len(new_ids) == 1:
+            return "Split 1 fingerprint off into a new issue."
+        return f"Split {len(new_ids)} fingerprints off into new issues."
 
     return _run(request, page, parsed, action)
+
+
+@router.post("/project/{project_id}/issues/{issue_id}/comment")
+def comment(
+    request: Request, issue_id: str, form: FormData = Depends(csrf_form), page: ProjectPage = Depends(project_page)
+) -> Response:
+    """A comment in the issue's activity (`faultline.issues.comments`, the API's `…/comments/`)."""
+    parsed = parse_issue_id(issue_id)
+
+    def action(session: Session) -> str:
+        try:
+            comments.add_comment(
+                session,
+                page.project.id,
+                parsed,
+                page.user.id,
+                forms.text(form, "content", comments.MAX_COMMENT_CHARS * 2),
+            )
+        except comments.InvalidComment as exc:
+            raise Refused("comment", str(exc)) from None
+        return "Comment added."
+
+    return _run(request, page, parsed, action, target=issue_url(page.project.id, parsed) + "#activity-title")

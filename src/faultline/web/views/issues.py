@@ -16,11 +16,12 @@ from fastapi import Depends, Request
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
+from faultline.alerts import service as alert_service
 from faultline.db import utcnow
 from faultline.http.deps import get_db
 from faultline.http.routing import Router
 from faultline.ids import parse_uuid
-from faultline.issues import queries, service
+from faultline.issues import queries, service, tags
 from faultline.issues.filters import FilterError, parse_issue_query
 from faultline.issues.schemas import MAX_IDS, BulkIn
 from faultline.web import flash, forms
@@ -33,10 +34,43 @@ from faultline.web.templating import get_templates
 router = Router(include_in_schema=False)
 
 TABS = (("active", "Active"), ("resolved", "Resolved"), ("suppressed", "Suppressed"), ("all", "All"))
-SORTS = (("last_seen", "Last seen"), ("first_seen", "First seen"), ("occurrences", "Events"), ("users", "Users"))
+SORTS = (
+    ("last_seen", "Last seen"),
+    ("first_seen", "First seen"),
+    ("occurrences", "Events"),
+    ("users", "Users"),
+    ("severity", "Severity"),
+)
+SEVERITY_CHOICES = (
+    ("", "Any severity"),
+    ("critical", "Critical"),
+    ("high", "High"),
+    ("medium", "Medium"),
+    ("low", "Low"),
+)
 BULK_ACTIONS = {"resolve": "resolved", "suppress": "suppressed", "activate": "active"}
 # Query-string field → the list parameter it feeds (the UI keeps short, stable names in its URLs).
-FIELD_ATTRS = {"status": "status", "search": "q", "order_by": "order", "assignee": "assignee"}
+FIELD_ATTRS = {
+    "status": "status",
+    "search": "q",
+    "order_by": "order",
+    "assignee": "assignee",
+    "severity": "severity",
+    "release": "release",
+    "environment": "environment",
+    "level": "level",
+    "date_from": "from",
+    "date_to": "to",
+}
+# "Seen in the last …" presets of the date filter (the API's relative dates); `from`/`to` take calendar days.
+SEEN = (
+    ("", "Any time"),
+    ("-24h", "Last 24 hours"),
+    ("-7d", "Last 7 days"),
+    ("-14d", "Last 14 days"),
+    ("-30d", "Last 30 days"),
+)
+LEVELS = ("fatal", "error", "warning", "info", "debug", "log")
 
 
 def list_url(project_id: int) -> str:
@@ -54,10 +88,42 @@ def view_state(query: Mapping[str, str]) -> dict[str, str]:
         "q": (query.get("q") or "")[:1000],
         "order": _choice(query.get("order"), SORTS, "last_seen"),
         "assignee": (query.get("assignee") or "")[:100],
+        "severity": _choice(query.get("severity"), SEVERITY_CHOICES, ""),
+        "release": (query.get("release") or "")[:200],
+        "environment": (query.get("environment") or "")[:200],
+        "level": _choice(query.get("level"), tuple((level, level) for level in LEVELS), ""),
+        "seen": _choice(query.get("seen"), SEEN, ""),
+        "from": (query.get("from") or "")[:10],
+        "to": (query.get("to") or "")[:10],
     }
 
 
-DEFAULTS = {"status": "active", "q": "", "order": "last_seen", "assignee": ""}
+DEFAULTS = {
+    "status": "active",
+    "q": "",
+    "order": "last_seen",
+    "assignee": "",
+    "severity": "",
+    "release": "",
+    "environment": "",
+    "level": "",
+    "seen": "",
+    "from": "",
+    "to": "",
+}
+MORE_FILTERS = ("release", "environment", "level", "seen", "from", "to")
+
+
+def _date_params(state: Mapping[str, str]) -> dict[str, str]:
+    """`from`/`to` are whole days (the end day included); `seen` a relative start."""
+    params = {}
+    if state["seen"]:
+        params["date_from"] = state["seen"]
+    if state["from"]:
+        params["date_from"] = state["from"] + "T00:00:00Z"
+    if state["to"]:
+        params["date_to"] = state["to"] + "T23:59:59.999999Z"
+    return params
 
 
 def state_params(state: Mapping[str, str]) -> dict[str, str]:
@@ -86,6 +152,11 @@ def render_list(
         "search": state["q"],
         "order_by": state["order"],
         "assignee": state["assignee"],
+        "severity": state["severity"],
+        "release": state["release"],
+        "environment": state["environment"],
+        "level": state["level"],
+        **_date_params(state),
     }
     now = utcnow()
     filter_errors: dict[str, str] = {}
@@ -93,6 +164,7 @@ def render_list(
     with get_db(request).read() as session:
         directory = Directory.load(session, page.project.organization_id, page.user.id)
         counts = queries.status_counts(session, page.project.id)
+        choices = {key: tags.known_values(session, page.project.id, key) for key in (tags.RELEASE, tags.ENVIRONMENT)}
         try:
             issue_query = parse_issue_query({k: v for k, v in params.items() if v}, now)
         except FilterError as exc:
@@ -101,6 +173,7 @@ def render_list(
             total, issues = queries.list_issues(
                 session, page.project.id, issue_query, limit=limit, offset=offset, now=now, user_id=page.user.id
             )
+    spiking = _spiking(request, page.project.id, issues, now)
     counts["all"] = sum(counts.values())
     pager = Pager.from_query({**state_params(state), **_window(query)}, total=total, path=list_url(page.project.id))
     context: dict[str, Any] = {
@@ -111,8 +184,10 @@ def render_list(
         "state": state,
         "tabs": TABS,
         "sorts": SORTS,
+        "severities": SEVERITY_CHOICES,
         "counts": counts,
         "issues": issues,
+        "spiking": spiking,
         "total": total,
         "pager": pager,
         "directory": directory,
@@ -120,12 +195,24 @@ def render_list(
         "bulk_error": bulk_error,
         "tab_url": lambda status: state_url(page.project.id, state, status=status),
         "self_url": str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
-        "filtered": bool(state["q"] or state["assignee"]),
+        "filtered": bool(state["q"] or state["assignee"] or any(state[k] for k in MORE_FILTERS)),
+        "more_filters": any(state[k] for k in MORE_FILTERS),
+        "choices": choices,
+        "seen_choices": SEEN,
+        "levels": LEVELS,
         "clear_url": state_url(page.project.id, {"status": state["status"]}),
     }
     if status_code == 200 and filter_errors:
         status_code = 400
     return get_templates(request).response(request, "issues.html", context, status_code=status_code)
+
+
+def _spiking(request: Request, project_id: int, issues: list[Any], now: Any) -> set[str]:
+    """Ids (as text) of the listed issues that spiked within the last hour."""
+    ids = [parse_uuid(str(issue["id"])) for issue in issues]
+    with get_db(request).read() as session:
+        found = alert_service.spiking(session, project_id, [i for i in ids if i is not None], now)
+    return {str(i) for i in found}
 
 
 def _window(query: Mapping[str, str]) -> dict[str, str]:

@@ -1,12 +1,14 @@
-"""Suppression, grouping and assignment rules: ordered lists with up/down reordering, a filter editor, enable/delete.
+"""Suppression, grouping, assignment, bypass and severity rules: ordered lists with up/down reordering, a filter
+editor, enable/delete.
 
 Writes go through `faultline.rules.service` after validation by the REST API's schemas (`SuppressionRuleCreate`…),
-so the config revision bumps, remote config refreshes and the messages match the API's. New rules are appended at
-the end of the evaluation order, which is what someone adding a rule to a list expects.
+so the config revision bumps, remote config refreshes and the messages match the API's. What a page action means
+(a new rule goes last, moving swaps with a neighbour, enabling clears the digest's disable) is decided there too.
 """
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,11 +22,13 @@ from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from faultline.accounts.models import Project
+from faultline.db import utcnow
 from faultline.http.deps import get_db
 from faultline.http.routing import Router
+from faultline.rules import preview as previews
 from faultline.rules import schemas
 from faultline.rules import service as rules
-from faultline.rules.models import AssignmentRule, GroupingRule, SuppressionRule
+from faultline.rules.models import AssignmentRule, BypassRule, GroupingRule, SeverityRule, SuppressionRule
 from faultline.rules.service import RuleError, RuleModel
 from faultline.web import flash, forms, rule_editor
 from faultline.web.deps import ProjectPage, csrf_form, project_page
@@ -76,6 +80,26 @@ KINDS: dict[str, Kind] = {
         schemas.AssignmentRuleCreate,
         schemas.AssignmentRuleUpdate,
     ),
+    "bypass": Kind(
+        "bypass",
+        BypassRule,
+        "Bypass rules",
+        "bypass rule",
+        "Matching events are exempt from the per-issue rate limit (error-tracking settings): they are always stored. "
+        "The project rate limit is applied at capture, before any rule can be evaluated, and still applies.",
+        schemas.BypassRuleCreate,
+        schemas.BypassRuleUpdate,
+    ),
+    "severity": Kind(
+        "severity",
+        SeverityRule,
+        "Severity rules",
+        "severity rule",
+        "A new issue whose first event matches gets the rule's severity — the first matching rule wins. Filter and "
+        "sort the issue list by severity.",
+        schemas.SeverityRuleCreate,
+        schemas.SeverityRuleUpdate,
+    ),
 }
 
 
@@ -105,6 +129,7 @@ def _rule_view(rule: Any, directory: Directory, issues: Mapping[uuid.UUID, Any])
         "summary": rule_editor.describe(rule.filters),
         "sampling_percent": f"{rule.sampling_rate * 100:.4g}" if isinstance(rule, SuppressionRule) else "",
         "description": getattr(rule, "description", None),
+        "severity": getattr(rule, "severity", None),
         "assignee": directory.label(assignee),
         "issue": issues.get(rule.id),
         "disabled": disabled is not None or rule.disabled_data is not None,
@@ -123,8 +148,9 @@ def _pretty(value: Any, limit: int = 20_000) -> str:
 
 def _form_values(rule: Any) -> dict[str, Any]:
     if rule is None:
-        return {"sampling_rate": "1", "description": "", "assignee": ""}
+        return {"sampling_rate": "1", "description": "", "assignee": "", "severity": "high"}
     return {
+        "severity": getattr(rule, "severity", "high"),
         "sampling_rate": f"{getattr(rule, 'sampling_rate', 1):g}",
         "description": getattr(rule, "description", None) or "",
         "assignee": value_of(rules.assignee_json(rule)) if hasattr(rule, "user_id") else "",
@@ -141,6 +167,7 @@ def render_rules(
     values: Mapping[str, Any] | None = None,
     errors: Mapping[str, str] | None = None,
     status_code: int = 200,
+    preview: RulePreviewView | None = None,
 ) -> Response:
     project_id = page.project.id
     with get_db(request).read() as session:
@@ -172,6 +199,7 @@ def render_rules(
         "operators": rule_editor.OPERATOR_CHOICES,
         "key_suggestions": rule_editor.KEY_SUGGESTIONS,
         "base_url": rules_url(project_id, kind),
+        "preview": preview,
     }
     return get_templates(request).response(request, "rules.html", context, status_code=status_code)
 
@@ -204,6 +232,8 @@ def _payload(kind: Kind, form: FormData, filters: dict[str, Any], *, creating: b
             problem = "Choose someone from the list."
         if chosen is not None or (kind.slug == "assignment" and creating):
             payload["assignee"] = {"type": chosen[0], "id": str(chosen[1])} if chosen else None
+    if kind.slug == "severity":
+        payload["severity"] = forms.text(form, "severity", 20)
     if kind.slug == "grouping" and creating:
         payload["description"] = forms.text(form, "description", 20_000).strip() or None
     return payload, problem
@@ -211,7 +241,7 @@ def _payload(kind: Kind, form: FormData, filters: dict[str, Any], *, creating: b
 
 def _field_of(attr: str) -> str:
     head = attr.split("__", 1)[0]
-    return head if head in ("filters", "sampling_rate", "assignee", "description") else "form"
+    return head if head in ("filters", "sampling_rate", "assignee", "description", "severity") else "form"
 
 
 def _save(session: Session, kind: Kind, project: Project, body: Any, rule: Any) -> Any:
@@ -225,23 +255,56 @@ def _save(session: Session, kind: Kind, project: Project, body: Any, rule: Any) 
             created = rules.create_grouping_rule(
                 session, project, filters=body.filters, assignee=assignee, description=body.description
             )
+        elif kind.slug == "bypass":
+            created = rules.create_bypass_rule(session, project.id, filters=body.filters)
+        elif kind.slug == "severity":
+            created = rules.create_severity_rule(session, project.id, filters=body.filters, severity=body.severity)
         else:
             assert assignee is not None
             created = rules.create_assignment_rule(
                 session, project, filters=body.filters, assignee=assignee, order_key=0
             )
-        last = session.execute(
-            rules.list_rules(session, kind.model, project.id).with_only_columns(kind.model.order_key)
-        ).scalars()
-        rules.reorder_rules(session, kind.model, project.id, {str(created.id): max(last, default=0) + 1})
+        rules.place_last(session, kind.model, project.id, created)
         return created
     if kind.slug == "suppression":
         rules.update_suppression_rule(session, rule, filters=body.filters, sampling_rate=body.sampling_rate)
     elif kind.slug == "grouping":
         rules.update_grouping_rule(session, rule, filters=body.filters)
+    elif kind.slug == "bypass":
+        rules.update_bypass_rule(session, rule, filters=body.filters)
+    elif kind.slug == "severity":
+        rules.update_severity_rule(session, rule, filters=body.filters, severity=body.severity)
     else:
         rules.update_assignment_rule(session, project, rule, filters=body.filters, assignee=assignee)
     return rule
+
+
+@dataclass(frozen=True)
+class RulePreviewView:
+    """The dry run shown above the save button, and the digest of the exact rule it was computed for."""
+
+    result: previews.RulePreview
+    summary: str
+    digest: str
+
+
+def _digest(payload: Mapping[str, Any]) -> str:
+    """Identifies the rule as previewed: saving needs the preview of exactly this rule to have been shown."""
+    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()[:32]
+
+
+def _preview(request: Request, page: ProjectPage, kind: Kind, body: Any, payload: Mapping[str, Any]) -> RulePreviewView:
+    with get_db(request).read() as session:
+        result = previews.preview_rule(
+            session,
+            page.project.id,
+            kind.slug,  # type: ignore[arg-type]
+            getattr(body, "filters", None),
+            now=utcnow(),
+            limit=request.app.state.settings.rule_preview_events,
+            sampling_rate=float(getattr(body, "sampling_rate", None) or 1.0) if kind.slug == "suppression" else 1.0,
+        )
+    return RulePreviewView(result, previews.describe(result), _digest(payload))
 
 
 def _submit(request: Request, page: ProjectPage, kind: Kind, form: FormData, rule_id: str | None) -> Response:
@@ -250,11 +313,20 @@ def _submit(request: Request, page: ProjectPage, kind: Kind, form: FormData, rul
         "sampling_rate": forms.text(form, "sampling_rate", 100),
         "description": forms.text(form, "description", 20_000),
         "assignee": forms.text(form, "assignee", 100),
+        "severity": forms.text(form, "severity", 20),
     }
 
-    def refuse(problems: Mapping[str, str]) -> Response:
+    def refuse(problems: Mapping[str, str], preview: RulePreviewView | None = None) -> Response:
         return render_rules(
-            request, page, kind, editing=rule_id, editor=editor, values=values, errors=problems, status_code=400
+            request,
+            page,
+            kind,
+            editing=rule_id,
+            editor=editor,
+            values=values,
+            errors=problems,
+            status_code=400,
+            preview=preview,
         )
 
     if filters is None:
@@ -266,6 +338,19 @@ def _submit(request: Request, page: ProjectPage, kind: Kind, form: FormData, rul
     body, schema_errors = forms.validate(schema, payload)
     if body is None:
         return refuse({_field_of(attr): message for attr, message in schema_errors.items()})
+    # Nothing is saved before its preview was shown: the first submit answers with what the rule would have done
+    # over the last 7 days; the second (same rule, `preview_of` = its digest) saves it. A rule that matches
+    # everything also needs the "yes, every event" box ticked.
+    try:
+        shown = _preview(request, page, kind, body, payload)
+    except RuleError as exc:
+        return refuse({_field_of(exc.attr or "form"): str(exc)})
+    if forms.text(form, "preview_of", 100) != shown.digest:
+        return render_rules(
+            request, page, kind, editing=rule_id, editor=editor, values=values, preview=shown, status_code=200
+        )
+    if shown.result.matches_everything and forms.text(form, "confirm_all", 10) != "yes":
+        return refuse({"confirm_all": "This rule applies to every event: tick the box to confirm."}, shown)
     try:
         with get_db(request).write() as session:
             rule = _rule_or_404(session, kind, page.project.id, rule_id) if rule_id is not None else None
@@ -312,21 +397,14 @@ def move_rule(
     form: FormData = Depends(csrf_form),
     page: ProjectPage = Depends(project_page),
 ) -> Response:
-    """Swap the rule with its neighbour and renumber the whole list 0…n-1 (ties in order_key become explicit)."""
     chosen = _kind(kind)
     direction = forms.text(form, "direction", 10)
-    if direction not in ("up", "down"):
-        return render_rules(request, page, chosen, errors={"list": "Move a rule up or down."}, status_code=400)
-    with get_db(request).write() as session:
-        rule = _rule_or_404(session, chosen, page.project.id, rule_id)
-        ordered = [r.id for r in session.execute(rules.list_rules(session, chosen.model, page.project.id)).scalars()]
-        index = ordered.index(rule.id)
-        other = index - 1 if direction == "up" else index + 1
-        if 0 <= other < len(ordered):
-            ordered[index], ordered[other] = ordered[other], ordered[index]
-            rules.reorder_rules(
-                session, chosen.model, page.project.id, {str(rid): position for position, rid in enumerate(ordered)}
-            )
+    try:
+        with get_db(request).write() as session:
+            rule = _rule_or_404(session, chosen, page.project.id, rule_id)
+            rules.move_rule(session, chosen.model, page.project.id, rule, direction)
+    except RuleError as exc:
+        return render_rules(request, page, chosen, errors={"list": exc.detail}, status_code=400)
     return _done(request, page, chosen, f"Rule moved {direction}.")
 
 
@@ -338,16 +416,9 @@ def enable_rule(
     _form: FormData = Depends(csrf_form),
     page: ProjectPage = Depends(project_page),
 ) -> Response:
-    """Re-enable a rule the digest worker disabled: the services clear `disabled_data` on any update."""
     chosen = _kind(kind)
     with get_db(request).write() as session:
-        rule = _rule_or_404(session, chosen, page.project.id, rule_id)
-        if isinstance(rule, SuppressionRule):
-            rules.update_suppression_rule(session, rule, filters=None, sampling_rate=None)
-        elif isinstance(rule, GroupingRule):
-            rules.update_grouping_rule(session, rule, filters=None)
-        else:
-            rules.update_assignment_rule(session, page.project, rule, filters=None, assignee=None)
+        rules.enable_rule(session, _rule_or_404(session, chosen, page.project.id, rule_id))
     return _done(request, page, chosen, "Rule enabled again. If it fails on an event again, it is disabled again.")
 
 

@@ -15,21 +15,22 @@ from fastapi import Depends, Request
 from starlette.datastructures import FormData, UploadFile
 from starlette.responses import RedirectResponse, Response
 
+from faultline.errors import DomainError, NotFound
 from faultline.http.deps import get_db
-from faultline.http.errors import APIError
 from faultline.http.routing import Router
-from faultline.ids import parse_uuid
+from faultline.ids import parse_ascii_int, parse_uuid
+from faultline.issues import tags
 from faultline.releases import service as releases
 from faultline.symbols import repairjobs
 from faultline.symbols import service as symbol_sets
 from faultline.symbols.models import SymbolSet
+from faultline.symbols.packaging import UploadProblem, prepare
 from faultline.symbols.runtime import runtime_for
 from faultline.symbols.storage import MAX_SYMBOL_SET_BYTES
 from faultline.web import flash, forms, sessions
 from faultline.web.deps import ProjectPage, csrf_form, project_page
 from faultline.web.errors import LoginRequired, WebError, not_found
 from faultline.web.pager import Pager
-from faultline.web.symbol_upload import UploadProblem, prepare
 from faultline.web.templating import get_templates
 
 router = Router(include_in_schema=False)
@@ -134,7 +135,7 @@ def delete_symbol_set(
     try:
         with get_db(request).write() as session:
             symbol_sets.delete(session, runtime, page.project.id, symbol_set_id)
-    except APIError:
+    except NotFound:
         raise not_found("symbol set") from None
     response = RedirectResponse(sets_url(page.project.id), status_code=303)
     flash.add(request, response, "Symbol set deleted. Frames resolved with it keep their names.")
@@ -146,10 +147,10 @@ async def _upload_form(request: Request) -> FormData:
     active = getattr(request.state, "web_session", None)
     if active is None:
         raise LoginRequired()
-    declared = request.headers.get("content-length")
-    if declared is None or not declared.isdigit():
+    declared = parse_ascii_int(request.headers.get("content-length"), max_digits=20)
+    if declared is None:
         raise WebError(411, "Uploads must declare their size (Content-Length).", title="Length required")
-    if int(declared) > 2 * MAX_SYMBOL_SET_BYTES + UPLOAD_OVERHEAD:
+    if declared > 2 * MAX_SYMBOL_SET_BYTES + UPLOAD_OVERHEAD:
         raise WebError(413, f"Uploads are limited to {MAX_SYMBOL_SET_BYTES // (1024 * 1024)} MiB per file.")
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise WebError(415, "Upload the files with the form on the symbol sets page.")
@@ -184,11 +185,12 @@ async def upload_symbol_set(request: Request, page: ProjectPage = Depends(projec
             bundle = await _file_bytes(form, "bundle")
         finally:
             await form.close()
-        prepared = prepare(chunk_id, script, sourcemap, bundle)
+        limit = request.app.state.settings.symbol_set_max_bytes
+        prepared = prepare(chunk_id, script, sourcemap, bundle, max_bytes=limit)
         symbol_sets.check_chunk_id(prepared.chunk_id)
     except UploadProblem as exc:
         return render_sets(request, page, upload_errors={exc.field: exc.message}, chunk_id=chunk_id, status_code=400)
-    except APIError as exc:
+    except DomainError as exc:
         return render_sets(request, page, upload_errors={"chunk_id": exc.detail}, chunk_id=chunk_id, status_code=400)
     runtime = runtime_for(request.app.state)
     try:
@@ -196,7 +198,7 @@ async def upload_symbol_set(request: Request, page: ProjectPage = Depends(projec
             symbol_sets.create_from_file(
                 session, runtime, page.project.id, prepared.chunk_id, None, io.BytesIO(prepared.blob)
             )
-    except APIError as exc:
+    except DomainError as exc:
         return render_sets(request, page, upload_errors={"form": exc.detail}, chunk_id=chunk_id, status_code=400)
     response = RedirectResponse(sets_url(page.project.id), status_code=303)
     flash.add(
@@ -229,6 +231,7 @@ def releases_page(request: Request, page: ProjectPage = Depends(project_page)) -
                 .group_by(SymbolSet.release_id)
             ).all()
         )
+        seen = tags.seen_releases(session, page.project.id)
     rows = []
     for release in found:
         metadata = release.metadata_ if isinstance(release.metadata_, dict) else {}
@@ -251,6 +254,7 @@ def releases_page(request: Request, page: ProjectPage = Depends(project_page)) -
         "nav": "releases",
         "switch_section": "releases",
         "releases": rows,
+        "seen_releases": seen,
         "pager": Pager.from_query(_window(request), total=total, path=releases_url(page.project.id)),
         "total": total,
     }
