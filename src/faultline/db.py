@@ -202,20 +202,22 @@ def upsert(
     table: sa.Table,
     rows: Sequence[dict[str, Any]],
     *,
-    index_elements: Sequence[str],
+    index_elements: Sequence[str] | None,
     update: Sequence[str] = (),
     returning: Sequence[sa.ColumnElement[Any]] = (),
 ) -> sa.CursorResult[Any] | None:
-    """Batch INSERT … ON CONFLICT: do nothing, or overwrite the `update` columns with the new values."""
+    """Batch INSERT … ON CONFLICT: do nothing, or overwrite the `update` columns with the new values.
+    `index_elements=None` (do nothing only) skips a row that conflicts with any unique key of the table."""
     if not rows:
         return None
     stmt = insert_for(session.get_bind().dialect.name, table)
     if update:
+        assert index_elements is not None, "an update needs the key it updates on"
         stmt = stmt.on_conflict_do_update(
             index_elements=list(index_elements), set_={name: excluded_of(table)[name] for name in update}
         )
     else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=list(index_elements))
+        stmt = stmt.on_conflict_do_nothing(index_elements=None if index_elements is None else list(index_elements))
     if returning:
         # "insertmanyvalues" gives RETURNING for executemany on both SQLite (3.35+) and psycopg.
         stmt = stmt.returning(*returning)

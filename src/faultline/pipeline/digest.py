@@ -188,7 +188,9 @@ def resolve_stage(parsed: dict[int, list[Parsed]], resolver: FrameResolver) -> d
 
 def drop_duplicates(session: Session, project_id: int, items: list[Resolved], ledger: Ledger) -> list[Resolved]:
     """Events already stored (SDK retry, queue redelivery) or repeated within this batch."""
-    stored_before = store.existing_uuids(session, project_id, [r.event.uuid for r in items])
+    stored_before = store.existing_uuids(
+        session, project_id, [r.event.uuid for r in items], [r.event.timestamp for r in items]
+    )
     fresh: list[Resolved] = []
     seen: set[uuid.UUID] = set()
     for item in items:

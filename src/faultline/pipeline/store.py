@@ -21,7 +21,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from faultline.db import UTCDateTime, excluded_of, insert_for, table_of, upsert, where_key_in
+from faultline.db import UTCDateTime, check_only, excluded_of, insert_for, table_of, upsert, where_key_in
 from faultline.ids import uuid7
 from faultline.issues import tags
 from faultline.issues.aggregates import day_floor, hour_floor
@@ -68,17 +68,33 @@ def event_size(properties: dict[str, Any]) -> int:
     return ROW_OVERHEAD_BYTES + len(orjson.dumps(properties, default=str, option=orjson.OPT_NON_STR_KEYS))
 
 
-def existing_uuids(session: Session, project_id: int, uuids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+# How far around a batch's timestamps a uuid is looked for on PostgreSQL, whose events are partitioned by day
+# (migration 0015): an SDK retrying a batch re-sends its events with timestamps corrected by the new `sent_at`,
+# milliseconds or at worst hours apart, never days.
+DUPLICATE_WINDOW = dt.timedelta(days=1)
+
+
+def existing_uuids(
+    session: Session, project_id: int, uuids: Sequence[uuid.UUID], timestamps: Sequence[dt.datetime] = ()
+) -> set[uuid.UUID]:
     """The duplicate check of every batch: probes the unique (project_id, uuid) index only (see `where_key_in`),
-    never a range over the project's events, however many it has and whatever the statistics say."""
+    never a range over the project's events, however many it has and whatever the statistics say.
+
+    On PostgreSQL the batch's `timestamps` keep the probes to the day partitions around them, and the key there is
+    (uuid, project_id, timestamp): the project is only checked (`check_only`), so no partition is read through its
+    (project_id, timestamp) index, which the window would otherwise make look as good without statistics."""
     table = table_of(Event)
     dialect = session.get_bind().dialect.name
+    where = [table.c.project_id == project_id]
+    if dialect == "postgresql" and timestamps:
+        where = [
+            check_only(table.c.project_id) == project_id,
+            table.c.timestamp.between(min(timestamps) - DUPLICATE_WINDOW, max(timestamps) + DUPLICATE_WINDOW),
+        ]
     found: set[uuid.UUID] = set()
     for start in range(0, len(uuids), _CHUNK):
         chunk = list(uuids[start : start + _CHUNK])
-        stmt = where_key_in(
-            dialect, sa.select(table.c.uuid).where(table.c.project_id == project_id), table.c.uuid, chunk
-        )
+        stmt = where_key_in(dialect, sa.select(table.c.uuid).where(*where), table.c.uuid, chunk)
         found.update(r[0] for r in session.execute(stmt))
     return found
 
@@ -92,7 +108,9 @@ def insert_events(session: Session, rows: Sequence[EventRow]) -> list[EventRow]:
         session,
         table,
         [r.as_row() for r in rows],
-        index_elements=["project_id", "uuid"],
+        # Any key: (project_id, uuid) on SQLite, (uuid, project_id, timestamp) on PostgreSQL's partitioned table
+        # (migration 0015); the primary key cannot conflict (a sequence).
+        index_elements=None,
         returning=[table.c.project_id, table.c.uuid],
     )
     inserted = {(r.project_id, r.uuid) for r in result} if result is not None else set()

@@ -20,7 +20,7 @@ import datetime as dt
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from faultline.db import Database, table_of, utcnow
 from faultline.issues.models import Event
-from faultline.retention import usage
+from faultline.retention import partitions, usage
 from faultline.symbols.models import SymbolSet
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,9 @@ class Policy:
 
 @dataclass
 class PassReport:
-    aged_out: int = 0
+    aged_out: int = 0  # with the events of dropped day partitions (PostgreSQL)
+    partitions_created: int = 0
+    partitions_dropped: int = 0
     evicted: int = 0
     evicted_bytes: int = 0
     symbol_sets: int = 0
@@ -108,6 +110,14 @@ class Retention:
         # Each issue's first and last event ids, read once per pass: events arriving meanwhile only make older events
         # less protected (a stale "last" stays kept until the next pass), and eviction never removes either edge.
         self._edge_cache: dict[uuid.UUID, set[int]] = {}
+        self._partitioned: bool | None = None
+
+    @property
+    def partitioned(self) -> bool:
+        """PostgreSQL with migration 0015's day partitions (asked once: the schema does not change under a process)."""
+        if self._partitioned is None:
+            self._partitioned = partitions.is_partitioned(self.db)
+        return self._partitioned
 
     # -- the pass ----------------------------------------------------------------------------------------------------
 
@@ -115,8 +125,16 @@ class Retention:
         started = time.perf_counter()
         report = PassReport()
         self._edge_cache.clear()
-        if self.policy.retention_days:
-            report.aged_out = self.delete_older_than(self.clock() - dt.timedelta(days=self.policy.retention_days))
+        now = self.clock()
+        cutoff = now - dt.timedelta(days=self.policy.retention_days) if self.policy.retention_days else None
+        if self.partitioned:
+            since = cutoff or now - dt.timedelta(days=366)
+            report.partitions_created = partitions.prepare(self.db, now, since)
+            if cutoff is not None:
+                dropped = partitions.drop_before(self.db, cutoff)
+                report.partitions_dropped, report.aged_out = dropped.dropped, dropped.events
+        if cutoff is not None:  # what no dropped day held: the default partition, the day the cutoff falls in, SQLite
+            report.aged_out += self.delete_older_than(cutoff)
         if self.policy.storage_budget:
             report.evicted, report.evicted_bytes, report.over_budget = self.enforce_budget(self.policy.storage_budget)
         if self.policy.symbol_set_max_age_days and self.delete_symbol_sets is not None:
@@ -136,17 +154,15 @@ class Retention:
         for project_id in projects:
             while True:
                 with self.db.write() as session:
-                    ids = list(
-                        session.execute(
-                            sa.select(Event.id)
-                            .where(Event.project_id == project_id, Event.timestamp < cutoff)
-                            .order_by(Event.timestamp)
-                            .limit(self.policy.batch)
-                        ).scalars()
-                    )
-                    self._delete(session, project_id, ids)
-                deleted += len(ids)
-                if len(ids) < self.policy.batch:
+                    rows = session.execute(
+                        sa.select(Event.id, Event.timestamp)
+                        .where(Event.project_id == project_id, Event.timestamp < cutoff)
+                        .order_by(Event.timestamp)
+                        .limit(self.policy.batch)
+                    ).all()
+                    self._delete(session, project_id, rows)
+                deleted += len(rows)
+                if len(rows) < self.policy.batch:
                     break
         return deleted
 
@@ -180,19 +196,21 @@ class Retention:
                 return evicted, freed, True
             project_id, with_sample = choice
             with self.db.read() as session:  # choosing reads many rows: no write lock held meanwhile
-                ids = self._victims(session, project_id, excess, with_sample)
-            if not ids:
+                victims = self._victims(session, project_id, excess, with_sample)
+            if not victims:
                 exhausted.add((project_id, with_sample))
                 continue
             began = time.perf_counter()
             with self.db.write() as session:
-                rows, size = self._delete(session, project_id, ids)
+                rows, size = self._delete(session, project_id, victims)
             if self.policy.yield_share:
                 time.sleep(min(1.0, (time.perf_counter() - began) * self.policy.yield_share))
             evicted += rows
             freed += size
 
-    def _victims(self, session: Session, project_id: int, excess: int, with_sample: bool) -> list[int]:
+    def _victims(
+        self, session: Session, project_id: int, excess: int, with_sample: bool
+    ) -> list[tuple[int, dt.datetime]]:
         """Ids of up to `batch` evictable events of the project, oldest first, adding up to at least `excess` bytes
         when there are enough; an empty list means this tier of the project has nothing left to give."""
         cursor = self._cursors.setdefault(project_id, _Cursor())
@@ -208,13 +226,13 @@ class Retention:
                 stmt = stmt.where(sa.or_(t.timestamp > after[0], sa.and_(t.timestamp == after[0], t.id > after[1])))
             candidates = session.connection().execute(stmt.order_by(t.timestamp, t.id).limit(scan)).all()
             protected = self._edges(session, {row.issue_id for row in candidates})
-            victims: list[int] = []
+            victims: list[tuple[int, dt.datetime]] = []
             freed = 0
             for row in candidates:
                 cursor.after[with_sample] = (row.timestamp, row.id)
                 if row.id in protected or (not with_sample and sampled(row.uuid)):
                     continue
-                victims.append(row.id)
+                victims.append((row.id, row.timestamp))
                 freed += int(row.size_bytes)
                 if freed >= excess or len(victims) >= self.policy.batch:
                     return victims
@@ -242,12 +260,17 @@ class Retention:
         return edges
 
     @staticmethod
-    def _delete(session: Session, project_id: int, ids: list[int]) -> tuple[int, int]:
-        """Delete events by id: (rows, bytes) really deleted (another process may have taken some), subtracted from
-        the project's usage in the same transaction."""
-        if not ids:
+    def _delete(session: Session, project_id: int, rows: Sequence[tuple[int, dt.datetime]]) -> tuple[int, int]:
+        """Delete events by (id, timestamp): (rows, bytes) really deleted (another process may have taken some),
+        subtracted from the project's usage in the same transaction. The timestamps' span lets PostgreSQL look the
+        ids up in those days' partitions only."""
+        if not rows:
             return 0, 0
-        deleted = session.execute(sa.delete(Event).where(Event.id.in_(ids)).returning(Event.size_bytes)).scalars()
+        ids = [row[0] for row in rows]
+        first, last = min(row[1] for row in rows), max(row[1] for row in rows)
+        deleted = session.execute(
+            sa.delete(Event).where(Event.id.in_(ids), Event.timestamp.between(first, last)).returning(Event.size_bytes)
+        ).scalars()
         sizes = [int(size) for size in deleted]
         usage.add(session, project_id, -sum(sizes), -len(sizes))
         return len(sizes), sum(sizes)
