@@ -250,7 +250,9 @@ def parse_issue_query(params: Mapping[str, str], now: dt.datetime) -> IssueQuery
     found_tags = []
     for key in TAG_PARAMS:
         if raw := params.get(key):
-            picked = tuple(dict.fromkeys(v.strip()[:200] for v in raw.split(",") if v.strip()))[:TAG_VALUES_MAX]
+            # Cleaned as stored tags are (NUL, lone surrogates → U+FFFD): PostgreSQL refuses NUL in a parameter.
+            values_ = (clean_text(v.strip()[:200]) for v in raw.split(",") if v.strip())
+            picked = tuple(dict.fromkeys(values_))[:TAG_VALUES_MAX]
             if picked:
                 found_tags.append((key, picked))
     if found_tags:
