@@ -17,6 +17,7 @@ parameters are dates at the edges of the calendar, which a fuzzer seldom invents
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import uuid
 from collections import Counter
@@ -48,7 +49,7 @@ from tests.conftest import Tenant, make_settings, make_tenant
 from tests.support.databases import database_env
 from tests.support.factories import BASE_TIME, Ev, create_issue
 
-EXAMPLES = 20
+EXAMPLES = int(os.environ.get("FAULTLINE_FUZZ_EXAMPLES", "20"))  # more for a longer hunt; `make test` runs 20
 FUZZ_SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 
 # Every operation lands in exactly one group (checked below); groups are what xdist spreads over workers.

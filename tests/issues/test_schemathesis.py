@@ -10,6 +10,7 @@ that exist, so the fuzzer reaches the code behind the 404s too.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -34,7 +35,9 @@ from tests.conftest import Tenant, make_settings, make_tenant
 from tests.support.databases import database_env
 from tests.support.factories import BASE_TIME, Ev, create_issue
 
-EXAMPLES = 20  # the all-operations fuzz (tests/http) covers these operations too, with fresh ids
+EXAMPLES = int(
+    os.environ.get("FAULTLINE_FUZZ_EXAMPLES", "20")
+)  # the all-operations fuzz (tests/http) covers these operations too, with fresh ids
 FUZZ_SETTINGS = settings(
     max_examples=EXAMPLES,
     deadline=None,

@@ -9,6 +9,7 @@ so the "no statistics" state cannot change under the test, then again after ANAL
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 from collections.abc import Callable, Iterator
@@ -76,10 +77,11 @@ def _fill(session: Session, project_id: int) -> None:
     session.execute(
         sa.text(
             "INSERT INTO events (uuid, project_id, issue_id, fingerprint, timestamp, received_at, properties) "
-            "SELECT gen_random_uuid(), :p, :i, 'fp' || (g % 50), now() - g * interval '1 second', now(), "
+            "SELECT gen_random_uuid(), :p, :i, 'fp' || (g % 50), CAST(:now AS timestamptz) - g * interval '1 second', "
+            "CAST(:now AS timestamptz), "
             "'{}'::jsonb FROM generate_series(1, :n) g"
         ),
-        {"p": project_id, "i": issue_id, "n": EVENTS},
+        {"p": project_id, "i": issue_id, "n": EVENTS, "now": dt.datetime.now(dt.UTC)},
     )
     session.execute(
         sa.text(
@@ -111,7 +113,7 @@ def test_postgres_batch_lookups_probe_the_unique_indexes_with_or_without_statist
             with db.write() as session:
                 session.execute(sa.text("ANALYZE"))
         with db.read() as session:
-            now = session.execute(sa.text("SELECT now()")).scalar_one()
+            now = dt.datetime.now(dt.UTC)  # the product's clock, which made the day partitions (migration 0015)
             found, sent = executed(session, lambda s=session, t=now: store.existing_uuids(s, project_id, batch, [t]))
             assert found == set(stored)
             assert len(sent) == 1

@@ -73,7 +73,7 @@ def upgrade() -> None:
     op.execute(f"ALTER SEQUENCE {sequence} OWNED BY NONE")  # it outlives the old table
     op.execute('CREATE TABLE events_new (LIKE events INCLUDING DEFAULTS) PARTITION BY RANGE ("timestamp")')
     op.execute("CREATE TABLE events_default PARTITION OF events_new DEFAULT")
-    today = conn.exec_driver_sql("SELECT (now() AT TIME ZONE 'UTC')::date").scalar_one()
+    today = dt.datetime.now(dt.UTC).date()  # the product's clock, as retention's (never the database's)
     stored = conn.execute(
         sa.text(
             "SELECT DISTINCT (\"timestamp\" AT TIME ZONE 'UTC')::date FROM events "
