@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from typing import Any
 
@@ -142,6 +143,20 @@ def test_validation_errors(app, client, seed, other_tenant) -> None:
     assert "a" in body["detail"]
     error(start(client, seed, [{"chunk_id": ""}]), 400, "blank", "symbol_sets__0__chunk_id")
     error(start(client, seed, [{"chunk_id": "x" * 3000}]), 400, "max_length", "symbol_sets__0__chunk_id")
+    # Neither database can store a NUL (PostgreSQL) or a lone surrogate (SQLite's driver) as a reference.
+    for odd in ("a\x00b", "a\ud800b"):
+        for body, attr in (
+            ({"symbol_sets": [{"chunk_id": odd}]}, "symbol_sets__0__chunk_id"),
+            ({"chunk_ids": [odd]}, "chunk_ids"),
+        ):
+            response = client.post(
+                f"{base(seed)}/bulk_start_upload/",
+                content=json.dumps(body).encode(),  # escapes the lone surrogate as JSON allows (`\ud800`)
+                headers={**seed.headers, "Content-Type": "application/json"},
+            )
+            error(response, 400, "invalid_input", attr)
+    deprecated = client.post(f"{base(seed)}/start_upload/?chunk_id=a%00b", headers=seed.headers)
+    error(deprecated, 400, "invalid_chunk_ids", "chunk_id")
     error(start(client, seed, [{"release_id": None}]), 400, "required", "symbol_sets__0__chunk_id")
     error(start(client, seed, [{"chunk_id": "a", "content_hash": "h" * 129}]), 400, "max_length")
     error(start(client, seed, [{"chunk_id": "a", "content_length": -1}]), 400, "min_value")

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from faultline.db import utcnow
 from faultline.errors import BadRequest, NotFound, Unavailable, ValidationFailed
 from faultline.ids import parse_uuid
+from faultline.issues.sanitize import is_storable
 from faultline.releases.models import Release
 from faultline.symbols import blobformat, repairjobs
 from faultline.symbols.batchrows import LAST_USED_REFRESH, release_json
@@ -81,6 +82,9 @@ def list_query(
         .outerjoin(Release, Release.id == SymbolSet.release_id)
         .where(SymbolSet.project_id == project_id)
     )
+    # A value no stored (cleaned) string can hold matches nothing; PostgreSQL would refuse it as a parameter.
+    if (ref and not is_storable(ref)) or (search and not is_storable(search)):
+        return stmt.where(sa.false())
     if ref:
         stmt = stmt.where(SymbolSet.ref == ref)
     if search:
@@ -465,6 +469,8 @@ def _claim(session: Session, project_id: int, chunk_id: str, release: Release | 
 def check_chunk_id(chunk_id: str | None) -> str:
     if not chunk_id:
         raise BadRequest("chunk_id query parameter is required", code="required")
+    if not is_storable(chunk_id):
+        raise upload_error("invalid_chunk_ids", "chunk_id may not contain NUL or unpaired surrogates", "chunk_id")
     if len(chunk_id.encode("utf-8")) > MAX_REF_BYTES:
         raise upload_error("invalid_chunk_ids", f"chunk_id must be at most {MAX_REF_BYTES} bytes", "chunk_id")
     return chunk_id
