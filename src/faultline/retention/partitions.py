@@ -37,7 +37,6 @@ _LOCK_KEY = 0x6661756C74  # pg_advisory_xact_lock key of partition maintenance (
 
 @dataclass
 class PartitionReport:
-    created: int = 0
     dropped: int = 0
     events: int = 0  # events removed with dropped days
     event_bytes: int = 0

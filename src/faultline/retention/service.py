@@ -211,8 +211,8 @@ class Retention:
     def _victims(
         self, session: Session, project_id: int, excess: int, with_sample: bool
     ) -> list[tuple[int, dt.datetime]]:
-        """Ids of up to `batch` evictable events of the project, oldest first, adding up to at least `excess` bytes
-        when there are enough; an empty list means this tier of the project has nothing left to give."""
+        """(id, timestamp) of up to `batch` evictable events of the project, oldest first, adding up to at least
+        `excess` bytes when there are enough; an empty list means this tier of the project has nothing left to give."""
         cursor = self._cursors.setdefault(project_id, _Cursor())
         restarted = cursor.after[with_sample] is None
         scan = self.policy.batch * SCAN_FACTOR
