@@ -302,9 +302,41 @@ class GroupingRuleList(BaseModel):
 # ---------------------------------------------------------------------------------------------------- assignment
 
 
-class AssignmentRuleCreate(BaseModel):
+class _OrderedRuleIn(BaseModel):
+    """What assignment, bypass and severity rules share on create: filters in the assignment-rule language and an
+    integer order key, both required to be non-null. Subclasses redeclare the fields with their own descriptions;
+    these validators apply to them by name."""
+
     model_config = ConfigDict(extra="ignore")
 
+    filters: Any = Field(..., json_schema_extra=FILTERS_SCHEMA)
+    order_key: Any = Field(0, json_schema_extra={"type": "integer"})
+
+    @field_validator("filters")
+    @classmethod
+    def _filters(cls, value: Any) -> dict[str, Any]:
+        return assignment_filters(_not_null(value))
+
+    @field_validator("order_key")
+    @classmethod
+    def _order_key(cls, value: Any) -> int:
+        return drf_int(_not_null(value))
+
+
+class _OrderedRuleUpdate(BaseModel):
+    """Their shared update: filters optional (null keeps them)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    filters: Any = Field(None, description="New filters; omit or null to keep them.", json_schema_extra=FILTERS_SCHEMA)
+
+    @field_validator("filters")
+    @classmethod
+    def _filters(cls, value: Any) -> dict[str, Any] | None:
+        return None if value is None else assignment_filters(value)
+
+
+class AssignmentRuleCreate(_OrderedRuleIn):
     filters: Any = Field(
         ..., description="When the rule applies (an empty group matches every event).", json_schema_extra=FILTERS_SCHEMA
     )
@@ -313,32 +345,14 @@ class AssignmentRuleCreate(BaseModel):
         0, description="Evaluation priority; lower first, first match wins.", json_schema_extra={"type": "integer"}
     )
 
-    @field_validator("filters")
-    @classmethod
-    def _filters(cls, value: Any) -> dict[str, Any]:
-        return assignment_filters(_not_null(value))
-
     @field_validator("assignee")
     @classmethod
     def _assignee(cls, value: RuleAssigneeIn | None) -> RuleAssigneeIn:
         return _not_null(value)
 
-    @field_validator("order_key")
-    @classmethod
-    def _order_key(cls, value: Any) -> int:
-        return drf_int(_not_null(value))
 
-
-class AssignmentRuleUpdate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    filters: Any = Field(None, description="New filters; omit or null to keep them.", json_schema_extra=FILTERS_SCHEMA)
+class AssignmentRuleUpdate(_OrderedRuleUpdate):
     assignee: RuleAssigneeIn | None = Field(None, description="New assignee; omit or null to keep it.")
-
-    @field_validator("filters")
-    @classmethod
-    def _filters(cls, value: Any) -> dict[str, Any] | None:
-        return None if value is None else assignment_filters(value)
 
 
 class AssignmentRuleOut(BaseModel):
@@ -379,9 +393,7 @@ class ReorderIn(BaseModel):
 # ---------------------------------------------------------------------------------------------------- bypass
 
 
-class BypassRuleCreate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class BypassRuleCreate(_OrderedRuleIn):
     filters: Any = Field(
         ...,
         description="Which events skip the per-issue rate limit (an empty group matches every event).",
@@ -389,26 +401,9 @@ class BypassRuleCreate(BaseModel):
     )
     order_key: Any = Field(0, description="Evaluation priority; lower first.", json_schema_extra={"type": "integer"})
 
-    @field_validator("filters")
-    @classmethod
-    def _filters(cls, value: Any) -> dict[str, Any]:
-        return assignment_filters(_not_null(value))
 
-    @field_validator("order_key")
-    @classmethod
-    def _order_key(cls, value: Any) -> int:
-        return drf_int(_not_null(value))
-
-
-class BypassRuleUpdate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    filters: Any = Field(None, description="New filters; omit or null to keep them.", json_schema_extra=FILTERS_SCHEMA)
-
-    @field_validator("filters")
-    @classmethod
-    def _filters(cls, value: Any) -> dict[str, Any] | None:
-        return None if value is None else assignment_filters(value)
+class BypassRuleUpdate(_OrderedRuleUpdate):
+    """Only the filters change (the order is changed by `reorder/`)."""
 
 
 class BypassRuleOut(BaseModel):
@@ -432,9 +427,7 @@ def _severity(value: Any) -> str:
     return value
 
 
-class SeverityRuleCreate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class SeverityRuleCreate(_OrderedRuleIn):
     filters: Any = Field(
         ...,
         description="Which new issues get the severity (an empty group matches all).",
@@ -445,32 +438,14 @@ class SeverityRuleCreate(BaseModel):
         0, description="Evaluation priority; lower first, first match wins.", json_schema_extra={"type": "integer"}
     )
 
-    @field_validator("filters")
-    @classmethod
-    def _filters(cls, value: Any) -> dict[str, Any]:
-        return assignment_filters(_not_null(value))
-
     @field_validator("severity")
     @classmethod
     def _severity(cls, value: Any) -> str:
         return _severity(_not_null(value))
 
-    @field_validator("order_key")
-    @classmethod
-    def _order_key(cls, value: Any) -> int:
-        return drf_int(_not_null(value))
 
-
-class SeverityRuleUpdate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    filters: Any = Field(None, description="New filters; omit or null to keep them.", json_schema_extra=FILTERS_SCHEMA)
+class SeverityRuleUpdate(_OrderedRuleUpdate):
     severity: Any = Field(None, description="New severity; omit or null to keep it.", json_schema_extra=SEVERITY_SCHEMA)
-
-    @field_validator("filters")
-    @classmethod
-    def _filters(cls, value: Any) -> dict[str, Any] | None:
-        return None if value is None else assignment_filters(value)
 
     @field_validator("severity")
     @classmethod
