@@ -21,6 +21,8 @@ import starlette.routing
 from fastapi import APIRouter, FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from faultline.http.storable import StorableJSONRoute
+
 ENVIRONMENTS_PREFIX = "/api/environments/{project_id}"
 PROJECTS_PREFIX = "/api/projects/{project_id}"
 
@@ -29,6 +31,7 @@ class Router(APIRouter):
     """APIRouter that, with `slash_twins`, registers each path twice: with and without the trailing slash."""
 
     def __init__(self, *args: Any, slash_twins: bool = False, **kwargs: Any) -> None:
+        kwargs.setdefault("route_class", StorableJSONRoute)  # every JSON body made storable (faultline.http.storable)
         super().__init__(*args, **kwargs)
         self.slash_twins = slash_twins
 

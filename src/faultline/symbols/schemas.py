@@ -9,7 +9,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from faultline.http.errors import FieldError
-from faultline.issues.sanitize import is_storable
 from faultline.releases.schemas import ReleaseOut
 from faultline.symbols.resolver import MAX_REF_BYTES
 
@@ -30,8 +29,6 @@ class SymbolSetOut(BaseModel):
 def _chunk_id(value: str) -> str:
     if not value:
         raise FieldError("This field may not be blank.", code="blank")
-    if not is_storable(value):  # NUL or a lone surrogate: neither database can store it as a reference
-        raise FieldError("Chunk ids may not contain NUL or unpaired surrogate characters.", code="invalid")
     if len(value.encode("utf-8")) > MAX_REF_BYTES:
         raise FieldError(f"Ensure this field has no more than {MAX_REF_BYTES} bytes.", code="max_length")
     return value
